@@ -1,0 +1,11 @@
+"""The Celery app. In the embedded default tasks run inline (CELERY_TASK_ALWAYS_EAGER)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
+
+app = Celery("openspc")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
