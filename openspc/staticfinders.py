@@ -24,7 +24,7 @@ class PlotlyFinder(BaseFinder):
 
     def find(self, path, find_all=False, **kwargs):
         if path != STATIC_PATH:
-            return [] if find_all or kwargs.get("all") else None
+            return []  # what Django's own finders answer for "not here"
         match = str(BUNDLE_DIR / BUNDLE_NAME)
         return [match] if find_all or kwargs.get("all") else match
 

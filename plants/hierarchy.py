@@ -140,6 +140,13 @@ def children_of(plant: Plant, parent: Node | None):
     )
 
 
+def level_counts(plant: Plant) -> list[dict]:
+    """How many nodes the plant has at each ISA-95 level, top level first."""
+    rows = Node.objects.filter(plant=plant).values("level").annotate(count=Count("pk"))
+    return [{"label": Level(r["level"]).label, "count": r["count"]}
+            for r in sorted(rows, key=lambda r: r["level"])]
+
+
 def build_tree(plant: Plant) -> list[TreeNode]:
     """The whole tree of a plant from a single query, as nested TreeNodes in name order."""
     by_parent: dict[int | None, list[Node]] = {}

@@ -31,7 +31,7 @@ def plant_home(request, plant):
     context = {
         "plant": plant,
         "role": role,
-        "roots": hierarchy.children_of(plant, None),
+        "level_counts": hierarchy.level_counts(plant),
         "can_administer": request.user.is_superuser or (role is not None and role >= Role.ADMIN),
     }
     return render(request, "plants/plant_home.html", context)

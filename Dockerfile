@@ -1,0 +1,18 @@
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY openspc ./openspc
+COPY plants ./plants
+COPY spc ./spc
+COPY alerts ./alerts
+COPY ingest ./ingest
+COPY templates ./templates
+COPY static ./static
+COPY manage.py ./
+RUN pip install --no-cache-dir . && OPENSPC_SECRET_KEY=build python manage.py collectstatic --noinput
+ENV OPENSPC_DATA_DIR=/data
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "openspc.asgi:application"]

@@ -1,0 +1,117 @@
+"""Test-wide setup: real services (skipped outside CI when missing, failing under CI=true)."""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
+SERVICES = {
+    "postgres": ("PostgreSQL", ("127.0.0.1", 5432)),
+    "redis": ("Redis", ("127.0.0.1", 6379)),
+    "mqtt": ("Mosquitto", ("127.0.0.1", 1883)),
+    "browser": ("headless Chromium", CHROMIUM),
+}
+_available: dict[str, bool] = {}
+_skipped: dict[str, int] = {}
+
+
+def service_available(marker: str) -> bool:
+    if marker not in _available:
+        target = SERVICES[marker][1]
+        if isinstance(target, str):
+            _available[marker] = bool(shutil.which(target))
+        else:
+            try:
+                socket.create_connection(target, timeout=2).close()
+                _available[marker] = True
+            except OSError:
+                _available[marker] = False
+    return _available[marker]
+
+
+def pytest_runtest_setup(item):
+    for marker in SERVICES:
+        if item.get_closest_marker(marker) and not service_available(marker):
+            name, target = SERVICES[marker]
+            where = target if isinstance(target, str) else f"{target[0]}:{target[1]}"
+            message = f"{name} is not available at {where}"
+            if CI:
+                pytest.fail(f"{message} (CI=true: a missing service is a failure)")
+            _skipped[marker] = _skipped.get(marker, 0) + 1
+            pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped:
+        terminalreporter.section("skipped for missing services")
+        for marker, count in _skipped.items():
+            terminalreporter.write_line(f"{SERVICES[marker][0]}: {count} test(s) skipped")
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Argon2 is deliberately slow; tests that check hashing put it back with `settings`.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_sessionstart(session):
+    url = os.environ.get("OPENSPC_REDIS_URL")
+    if url and service_available("redis"):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+
+
+def database_is_postgres() -> bool:
+    url = os.environ.get("OPENSPC_DATABASE_URL", "")
+    return urlsplit(url).scheme in ("postgres", "postgresql")
+
+
+@pytest.fixture
+def cast(db):
+    """A plant with one user per role, a second plant, and an outsider who only works there."""
+    from plants.tests.factories import Cast
+
+    return Cast.build()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+]
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "test-artifacts")
+
+
+@pytest.fixture
+def browser_page(request, monkeypatch):
+    """A Playwright page in Debian's headless Chromium that records console errors."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.console_errors = []
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+        page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+        yield page
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            page.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
+        context.close()
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
