@@ -57,6 +57,8 @@ def pytest_configure(config):
 
     # Argon2 is deliberately slow; tests that check hashing put it back with `settings`.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Live-server threads must not keep connections that block dropping the test database.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 def pytest_sessionstart(session):
@@ -108,6 +110,11 @@ def browser_page(request, monkeypatch):
             page.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
         context.close()
         browser.close()
+        # ORM calls made while Playwright's loop runs get their own connection: close it here,
+        # or PostgreSQL refuses to drop the test database at the end of the session.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

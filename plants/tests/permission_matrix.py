@@ -4,8 +4,8 @@ Later issues add their endpoints to ENDPOINTS; the matrix test then checks each 
 role at the user's own plant (allowed or 403), at another plant (404) and anonymously (login).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from plants.roles import MINIMUM_ROLE, Action, Role
 

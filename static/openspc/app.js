@@ -34,7 +34,12 @@
     var opener = event.target.closest("[data-open-dialog]");
     if (opener) {
       var dialog = document.getElementById(opener.dataset.openDialog);
-      if (dialog && !dialog.open) dialog.showModal();
+      if (dialog && !dialog.open) {
+        // The form arrives by htmx; never show (or let anyone type into) the previous one.
+        var body = dialog.querySelector("[data-dialog-body]");
+        if (body) body.innerHTML = '<p class="muted">Loading…</p>';
+        dialog.showModal();
+      }
     }
     var closer = event.target.closest("[data-close-dialog]");
     if (closer) {
