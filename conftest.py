@@ -53,6 +53,8 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_configure(config):
+    if not config.pluginmanager.hasplugin("django"):
+        return  # the pure engine tests can run without Django (-p no:django)
     from django.conf import settings
 
     # Argon2 is deliberately slow; tests that check hashing put it back with `settings`.

@@ -5,3 +5,9 @@ class AlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "alerts"
     verbose_name = "Alerts"
+
+    def ready(self):
+        from alerts.store import store
+        from spc import hooks
+
+        hooks.register_violation_store(store)

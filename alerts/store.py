@@ -1,0 +1,32 @@
+"""Keeping violations in step with what the rules detect; registered as spc's violation store."""
+
+from django.utils import timezone
+
+from alerts.models import Violation
+from spc.rule_settings import settings_for
+
+
+def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
+    """Make the live violations of the judged samples equal the detections.
+
+    A detection already live (same sample, rule and points) is kept as it is — with its
+    acknowledgment; a live violation no longer detected is superseded, never deleted; the rest
+    are created. Returns the live violations of the judged samples.
+    """
+    judged = set(judged_sample_ids)
+    live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True))
+    wanted = {(d.sample_id, d.rule, tuple(d.points)): d for d in detections}
+    keep, stale = [], []
+    for violation in live:
+        key = (violation.sample_id, violation.rule, tuple(violation.points))
+        (keep if wanted.pop(key, None) else stale).append(violation)
+    if stale:
+        Violation.objects.filter(pk__in=[v.pk for v in stale]).update(superseded_at=timezone.now())
+    rules = settings_for(characteristic)
+    created = Violation.objects.bulk_create([
+        Violation(plant_id=characteristic.plant_id, characteristic=characteristic,
+                  sample_id=d.sample_id, rule=d.rule, severity=rules[d.rule].severity,
+                  points=list(d.points), requires_ack=rules[d.rule].requires_ack)
+        for d in wanted.values()
+    ])
+    return keep + created

@@ -1,0 +1,139 @@
+"""Judging samples against the limits in force: stages, z-scores and rule firings.
+
+A characteristic's history is split into stages: the trial stage (before any limits were
+established, judged against trial limits fitted to its own data) and one stage per limit
+version, from its `effective_from` to the next version's. Rules look only at the non-excluded
+samples of one stage, so a new set of limits starts its patterns afresh.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+
+from spc import engine
+from spc.fitting import PRIMARY, fit, stored_limits
+from spc.models import Characteristic, ChartType, ControlLimits, Sample
+
+
+class Row(NamedTuple):
+    id: int
+    timestamp: datetime
+    n: int
+    mean: float | None
+    range: float | None
+    sd: float | None
+    count: int | None
+
+
+ROW_FIELDS = Row._fields
+
+
+@dataclass(frozen=True)
+class Stage:
+    version: ControlLimits | None  # None: the trial stage
+    start: datetime | None
+    end: datetime | None
+
+    def contains(self, t: datetime) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A rule firing at a sample, with the samples that make up its pattern."""
+
+    sample_id: int
+    rule: int
+    points: tuple[int, ...]
+
+
+def stages(ch: Characteristic) -> list[Stage]:
+    versions = list(ch.limit_versions.order_by("effective_from", "version"))
+    bounds = [v.effective_from for v in versions] + [None]
+    out = [Stage(None, None, bounds[0])] if versions else [Stage(None, None, None)]
+    out += [Stage(v, v.effective_from, bounds[i + 1]) for i, v in enumerate(versions)]
+    return out
+
+
+def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None) -> list[Row]:
+    """Non-excluded samples of a stage in time order (optionally only the last N before a point)."""
+    qs = Sample.objects.filter(characteristic=ch, excluded=False)
+    if stage.start is not None:
+        qs = qs.filter(timestamp__gte=stage.start)
+    if stage.end is not None:
+        qs = qs.filter(timestamp__lt=stage.end)
+    if before is not None:
+        ts, pk = before
+        qs = qs.filter(timestamp__lte=ts).exclude(timestamp=ts, id__gte=pk)
+    if last is not None:
+        rows = list(qs.order_by("-timestamp", "-id").values_list(*ROW_FIELDS)[:last])
+        rows.reverse()
+    else:
+        rows = list(qs.order_by("timestamp", "id").values_list(*ROW_FIELDS))
+    return [Row(*r) for r in rows]
+
+
+def plotted(ch: Characteristic, rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
+    """(primary plotted statistic, sample size) of each row."""
+    n = np.array([r.n for r in rows], dtype=float)
+    if ch.is_attribute:
+        counts = np.array([r.count for r in rows], dtype=float)
+        return (counts / n if ch.chart_type in (ChartType.P, ChartType.U) else counts), n
+    return np.array([r.mean for r in rows], dtype=float), n
+
+
+def trial_limits(ch: Characteristic, rows: list[Row]):
+    """(center, σ) fitted to the trial rows, or None while they cannot support a fit."""
+    if len(rows) < 2:
+        return None
+    try:
+        result = stored_limits(ch, fit(ch, rows))
+    except engine.EngineError:
+        return None  # e.g. no variation yet: nothing can be judged
+    return result.center, result.sigma
+
+
+def center_sigma(ch: Characteristic, stage: Stage, rows: list[Row]):
+    if stage.version is not None:
+        return stage.version.center, stage.version.sigma
+    return trial_limits(ch, rows)
+
+
+def z_scores(ch: Characteristic, rows: list[Row], center: float, sigma: float) -> np.ndarray:
+    values, n = plotted(ch, rows)
+    statistic = PRIMARY[ch.chart_type]
+    sizes = None if statistic in ("i", "c") else n
+    return engine.z_scores(statistic, values, sizes, center, sigma)
+
+
+def detect(ch: Characteristic, stage: Stage, rows: list[Row], first: int, rules: set[int],
+           center_and_sigma=None) -> list[Detection]:
+    """Rule firings at rows[first:], judging them with the rows before as their window."""
+    if not rows or not rules or first >= len(rows):
+        return []
+    cs = center_and_sigma or center_sigma(ch, stage, rows)
+    if cs is None:
+        return []
+    center, sigma = cs
+    if stage.version is None:
+        first = max(first, ch.trial_min_subgroups - 1)  # trial: judge from the N-th subgroup on
+    ids = [r.id for r in rows]
+    if ch.chart_type == ChartType.EWMA:
+        means = np.array([r.mean for r in rows], dtype=float)
+        chart = engine.ewma_limits(means, lam=ch.ewma_lambda, L=ch.ewma_l, center=center,
+                                   sigma=sigma, n=max(ch.subgroup_size, 1))
+        firings = engine.ewma_signals(chart) if 1 in rules else []
+    elif ch.chart_type == ChartType.CUSUM:
+        means = np.array([r.mean for r in rows], dtype=float)
+        result = engine.cusum(means, k=ch.cusum_k, h=ch.cusum_h, target=center, sigma=sigma,
+                              n=max(ch.subgroup_size, 1))
+        firings = engine.cusum_signals(result) if 1 in rules else []
+    else:
+        firings = engine.evaluate_rules(z_scores(ch, rows, center, sigma), rules=rules)
+    return [
+        Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points))
+        for f in firings
+        if f.index >= first
+    ]

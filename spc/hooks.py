@@ -1,0 +1,34 @@
+"""How spc hands its results to the apps that depend on it, without importing them.
+
+`alerts` registers the violation store (called inside the pipeline's transaction) and a
+listener for recorded samples (called after commit) in AlertsConfig.ready().
+"""
+
+from collections.abc import Callable
+
+_violation_store: Callable | None = None
+_after_commit: list[Callable] = []
+
+
+def register_violation_store(store: Callable) -> None:
+    """store(characteristic, detections, reevaluated_sample_ids) -> list of stored violations."""
+    global _violation_store
+    _violation_store = store
+
+
+def store_violations(characteristic, detections, reevaluated_sample_ids=()):
+    if _violation_store is None:
+        raise RuntimeError("No violation store is registered (is the alerts app installed?)")
+    return _violation_store(characteristic, detections, reevaluated_sample_ids)
+
+
+def on_samples_recorded(listener: Callable) -> Callable:
+    """listener(characteristic, recorded_samples) runs after the recording transaction commits."""
+    if listener not in _after_commit:
+        _after_commit.append(listener)
+    return listener
+
+
+def samples_recorded(characteristic, recorded) -> None:
+    for listener in list(_after_commit):
+        listener(characteristic, recorded)

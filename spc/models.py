@@ -1,0 +1,221 @@
+"""Characteristics, their versioned control limits, and samples with their measurements."""
+
+from django.conf import settings
+from django.db import models
+
+from plants.models import Node, Plant
+
+
+class ChartType(models.TextChoices):
+    XBAR_R = "xbar_r", "X̄-R"
+    XBAR_S = "xbar_s", "X̄-S"
+    IMR = "imr", "Individuals (I-MR)"
+    P = "p", "p (fraction defective)"
+    NP = "np", "np (number defective)"
+    C = "c", "c (defects)"
+    U = "u", "u (defects per unit)"
+    EWMA = "ewma", "EWMA"
+    CUSUM = "cusum", "CUSUM"
+
+
+ATTRIBUTE_CHARTS = {ChartType.P, ChartType.NP, ChartType.C, ChartType.U}
+SUBGROUP_CHARTS = {ChartType.XBAR_R, ChartType.XBAR_S}
+# Nelson rules 2-8 are patterns on a Shewhart chart; EWMA and CUSUM signal on their own limits.
+SHEWHART_CHARTS = set(ChartType) - {ChartType.EWMA, ChartType.CUSUM}
+
+
+class Severity(models.TextChoices):
+    INFO = "INFO", "Info"
+    WARNING = "WARNING", "Warning"
+    CRITICAL = "CRITICAL", "Critical"
+
+
+DEFAULT_SEVERITY = {1: Severity.CRITICAL, 7: Severity.INFO}
+
+
+class Provider(models.TextChoices):
+    MANUAL = "MANUAL", "Manual entry"
+    TAG = "TAG", "Machine tag (MQTT)"
+
+
+class Characteristic(models.Model):
+    """A measured quality characteristic on a hierarchy node, with its chart and rules."""
+
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="characteristics")
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="characteristics")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    unit = models.CharField(max_length=32, blank=True)
+    decimal_places = models.PositiveSmallIntegerField(default=3)
+    chart_type = models.CharField(max_length=8, choices=ChartType.choices)
+    subgroup_size = models.PositiveSmallIntegerField(
+        default=1, help_text="Values per sample (X̄ charts), or the usual sample size (p, np, u)."
+    )
+    variable_subgroup_size = models.BooleanField(
+        default=False, help_text="Accept samples whose size differs from the subgroup size."
+    )
+    ewma_lambda = models.FloatField(default=0.2)
+    ewma_l = models.FloatField(default=3.0)
+    cusum_k = models.FloatField(default=0.5)
+    cusum_h = models.FloatField(default=5.0)
+    target = models.FloatField(null=True, blank=True)
+    usl = models.FloatField(null=True, blank=True)
+    lsl = models.FloatField(null=True, blank=True)
+    sampling_interval = models.DurationField(null=True, blank=True)
+    provider = models.CharField(max_length=8, choices=Provider.choices, default=Provider.MANUAL)
+    rule_settings = models.JSONField(default=dict, blank=True)
+    trial_min_subgroups = models.PositiveSmallIntegerField(
+        default=20, help_text="Rules are evaluated in the trial phase once this many subgroups exist."
+    )
+    auto_freeze_after = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Establish limits automatically from the first N subgroups (empty: never).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "name"], name="unique_characteristic_per_node")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_attribute(self) -> bool:
+        return self.chart_type in ATTRIBUTE_CHARTS
+
+
+class LimitSource(models.TextChoices):
+    CALCULATED = "CALCULATED", "Calculated"
+    MANUAL = "MANUAL", "Entered by hand"
+
+
+class ControlLimits(models.Model):
+    """One version of a characteristic's control limits; exactly one version is active.
+
+    Limits for a point are derived from `center`, `sigma` and the point's sample size, so
+    varying subgroup sizes get their own limits; `ucl`/`lcl` are those at `subgroup_size`.
+    """
+
+    characteristic = models.ForeignKey(
+        Characteristic, on_delete=models.CASCADE, related_name="limit_versions"
+    )
+    version = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+    center = models.FloatField()
+    ucl = models.FloatField()
+    lcl = models.FloatField()
+    sigma = models.FloatField(help_text="Process σ estimate (for p/np/c/u: σ of the statistic at n).")
+    subgroup_size = models.PositiveSmallIntegerField(default=1)
+    secondary_center = models.FloatField(null=True, blank=True)
+    secondary_ucl = models.FloatField(null=True, blank=True)
+    secondary_lcl = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=12, choices=LimitSource.choices)
+    method = models.CharField(max_length=200)
+    options = models.JSONField(default=dict, blank=True)
+    removed_sample_ids = models.JSONField(default=list, blank=True)
+    sample_count = models.PositiveIntegerField(default=0)
+    reason = models.TextField()
+    effective_from = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["characteristic", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["characteristic", "version"], name="unique_limit_version"),
+            models.UniqueConstraint(
+                fields=["characteristic"], condition=models.Q(is_active=True),
+                name="one_active_limit_version",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.characteristic} limits v{self.version}"
+
+
+class Source(models.TextChoices):
+    MANUAL = "MANUAL", "Manual entry"
+    API = "API", "REST API"
+    IMPORT = "IMPORT", "File import"
+    TAG = "TAG", "Machine tag"
+
+
+class Sample(models.Model):
+    """One subgroup (or one attribute count) with its stored statistics; never deleted."""
+
+    characteristic = models.ForeignKey(
+        Characteristic, on_delete=models.PROTECT, related_name="samples"
+    )
+    timestamp = models.DateTimeField()
+    n = models.PositiveIntegerField(help_text="Number of values, or the inspected sample size.")
+    mean = models.FloatField(null=True, blank=True)
+    range = models.FloatField(null=True, blank=True)
+    sd = models.FloatField(null=True, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True, help_text="Defectives or defects.")
+    batch = models.CharField(max_length=64, blank=True)
+    operator = models.CharField(max_length=64, blank=True)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    excluded = models.BooleanField(default=False)
+    exclusion_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [models.Index(fields=["characteristic", "timestamp", "id"], name="sample_char_time")]
+
+    def __str__(self):
+        return f"{self.characteristic} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class Measurement(models.Model):
+    """One measured value of a variables sample, in the order it was given."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="measurements")
+    position = models.PositiveSmallIntegerField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["sample", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "position"], name="unique_measurement_position")
+        ]
+
+    def __str__(self):
+        return f"{self.value} (#{self.position + 1} of sample {self.sample_id})"
+
+
+class SampleEdit(models.Model):
+    """Audit trail of a sample: who changed what, when and why, with before and after."""
+
+    class Kind(models.TextChoices):
+        EDIT = "EDIT", "Values corrected"
+        EXCLUDE = "EXCLUDE", "Excluded"
+        RESTORE = "RESTORE", "Restored"
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="edits")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    reason = models.TextField()
+    before = models.JSONField()
+    after = models.JSONField()
+    edited_at = models.DateTimeField(auto_now_add=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["sample", "edited_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: sample {self.sample_id}"

@@ -1,0 +1,152 @@
+"""The one road every sample travels: validate, store, evaluate, record violations.
+
+`record_samples` is the only way samples enter OpenSPC: the data-entry form, the REST API, file
+import and MQTT ingest all call it. A batch is the general case (bulk inserts, one transaction,
+all or nothing); a single sample is a batch of one. Side effects (live updates, MQTT publish)
+run after the transaction commits.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from spc import hooks
+from spc.evaluation import Detection, Row, detect, stage_rows, stages
+from spc.models import SHEWHART_CHARTS, Characteristic, Measurement, Sample
+from spc.rule_settings import enabled_rules
+from spc.sample_input import SampleInvalid, SampleRequest, clean
+
+WINDOW = 15  # the longest Nelson pattern (rule 7) spans 15 points
+MAX_BATCH = 10_000
+
+
+class BatchInvalid(ValueError):
+    """Rows of a batch that cannot be recorded: {row number (0-based): {field: [messages]}}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} invalid row(s); nothing was recorded")
+
+
+@dataclass
+class Recorded:
+    sample: Sample
+    detections: list[Detection] = field(default_factory=list)
+    violations: list = field(default_factory=list)
+
+
+def record_sample(characteristic: Characteristic, request: SampleRequest, user=None) -> Recorded:
+    """Record one sample (a batch of one). Raises SampleInvalid with field errors."""
+    try:
+        return record_samples(characteristic, [request], user)[0]
+    except BatchInvalid as exc:
+        raise SampleInvalid(exc.errors[0]) from None
+
+
+def record_samples(characteristic: Characteristic, requests: list[SampleRequest],
+                   user=None) -> list[Recorded]:
+    """Validate every request, then store and evaluate them all in one transaction."""
+    if len(requests) > MAX_BATCH:
+        raise BatchInvalid({MAX_BATCH: {"samples": [f"At most {MAX_BATCH} samples per batch."]}})
+    now = timezone.now()
+    cleaned, errors = [], {}
+    for row, request in enumerate(requests):
+        try:
+            cleaned.append(clean(characteristic, request, now))
+        except SampleInvalid as exc:
+            errors[row] = exc.errors
+    if errors:
+        raise BatchInvalid(errors)
+    with transaction.atomic():
+        ch = Characteristic.objects.select_for_update().get(pk=characteristic.pk)
+        samples = _insert(ch, cleaned, user)
+        recorded = {s.pk: Recorded(s) for s in samples}
+        detections, judged = _evaluate_new(ch, samples)
+        stored = hooks.store_violations(ch, detections, judged)
+        for d in detections:
+            if d.sample_id in recorded:
+                recorded[d.sample_id].detections.append(d)
+        for v in stored:
+            if v.sample_id in recorded:
+                recorded[v.sample_id].violations.append(v)
+        _maybe_freeze(ch, user)
+        result = [recorded[s.pk] for s in samples]
+        transaction.on_commit(lambda: hooks.samples_recorded(ch, result))
+    return result
+
+
+def _insert(ch: Characteristic, cleaned, user) -> list[Sample]:
+    samples = Sample.objects.bulk_create([
+        Sample(characteristic=ch, timestamp=c.timestamp, n=c.n, mean=c.mean, range=c.range,
+               sd=c.sd, count=c.count, batch=c.batch, operator=c.operator, comment=c.comment,
+               source=c.source, created_by=user)
+        for c in cleaned
+    ])
+    Measurement.objects.bulk_create([
+        Measurement(sample=s, position=i, value=v)
+        for s, c in zip(samples, cleaned, strict=True)
+        for i, v in enumerate(c.values)
+    ])
+    return samples
+
+
+def _row(s: Sample) -> Row:
+    return Row(s.pk, s.timestamp, s.n, s.mean, s.range, s.sd, s.count)
+
+
+def _evaluate_new(ch: Characteristic, samples: list[Sample]):
+    """Detections for newly stored samples; returns (detections, ids of samples judged)."""
+    rules = enabled_rules(ch)
+    new = sorted(samples, key=lambda s: (s.timestamp, s.pk))
+    earliest = new[0].timestamp
+    later_exists = Sample.objects.filter(
+        characteristic=ch, excluded=False, timestamp__gt=earliest
+    ).exclude(pk__in=[s.pk for s in samples]).exists()
+    if later_exists:
+        # Out of order (historical import into a history): re-judge everything from there on.
+        return reevaluate_detections(ch, earliest, rules)
+    detections = []
+    for stage in stages(ch):
+        in_stage = [s for s in new if stage.contains(s.timestamp)]
+        if not in_stage:
+            continue
+        if stage.version is None or ch.chart_type not in SHEWHART_CHARTS:
+            rows = stage_rows(ch, stage)  # trial fits and EWMA/CUSUM need the whole stage
+        else:
+            before = (in_stage[0].timestamp, in_stage[0].pk)
+            rows = stage_rows(ch, stage, before=before, last=WINDOW - 1) + [_row(s) for s in in_stage]
+        new_ids = {s.pk for s in in_stage}
+        first = next(i for i, r in enumerate(rows) if r.id in new_ids)
+        detections += detect(ch, stage, rows, first, rules)
+    return detections, [s.pk for s in samples]
+
+
+def reevaluate_detections(ch: Characteristic, since, rules=None):
+    """Detections for every sample at or after `since`, and the ids of all samples judged."""
+    rules = enabled_rules(ch) if rules is None else rules
+    detections = []
+    for stage in stages(ch):
+        if stage.end is not None and stage.end <= since:
+            continue
+        rows = stage_rows(ch, stage)
+        first = next((i for i, r in enumerate(rows) if r.timestamp >= since), len(rows))
+        detections += detect(ch, stage, rows, first, rules)
+    judged = list(
+        Sample.objects.filter(characteristic=ch, timestamp__gte=since).values_list("pk", flat=True)
+    )
+    return detections, judged
+
+
+def reevaluate(ch: Characteristic, since) -> None:
+    """Re-judge the samples from `since` on after an exclusion, restore, edit or new limits."""
+    detections, judged = reevaluate_detections(ch, since)
+    hooks.store_violations(ch, detections, judged)
+
+
+def _maybe_freeze(ch: Characteristic, user) -> None:
+    if not ch.auto_freeze_after or ch.limit_versions.exists():
+        return
+    from spc.limit_versions import freeze_trial_limits
+
+    freeze_trial_limits(ch, user)

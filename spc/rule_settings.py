@@ -1,0 +1,59 @@
+"""Per-characteristic settings of the eight Nelson rules, with their defaults."""
+
+from dataclasses import asdict, dataclass
+
+from spc.models import DEFAULT_SEVERITY, SHEWHART_CHARTS, Characteristic, Severity
+
+RULES = range(1, 9)
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    rule: int
+    enabled: bool = True
+    requires_ack: bool = True
+    severity: str = Severity.WARNING
+
+
+def default(rule: int) -> RuleSetting:
+    return RuleSetting(rule, severity=DEFAULT_SEVERITY.get(rule, Severity.WARNING))
+
+
+def settings_for(ch: Characteristic) -> dict[int, RuleSetting]:
+    """Every rule's setting; EWMA and CUSUM charts only signal on their own limits (rule 1)."""
+    stored = ch.rule_settings or {}
+    out = {}
+    for rule in RULES:
+        base = asdict(default(rule))
+        base.update({k: v for k, v in stored.get(str(rule), {}).items() if k in base})
+        if ch.chart_type not in SHEWHART_CHARTS and rule != 1:
+            base["enabled"] = False
+        out[rule] = RuleSetting(**base)
+    return out
+
+
+def enabled_rules(ch: Characteristic) -> set[int]:
+    return {rule for rule, s in settings_for(ch).items() if s.enabled}
+
+
+def validate(items) -> dict[str, dict]:
+    """Turn [{rule, enabled, requires_ack, severity}, …] into the stored form, or raise."""
+    if not isinstance(items, list):
+        raise ValueError("rules must be a list of {rule, enabled, requires_ack, severity}.")
+    stored: dict[str, dict] = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("rule") not in RULES:
+            raise ValueError("Each rule needs 'rule' between 1 and 8.")
+        entry = {}
+        for key in ("enabled", "requires_ack"):
+            if key in item:
+                if not isinstance(item[key], bool):
+                    raise ValueError(f"Rule {item['rule']}: '{key}' must be true or false.")
+                entry[key] = item[key]
+        if "severity" in item:
+            if item["severity"] not in Severity.values:
+                raise ValueError(f"Rule {item['rule']}: severity must be one of "
+                                 f"{', '.join(Severity.values)}.")
+            entry["severity"] = item["severity"]
+        stored[str(item["rule"])] = entry
+    return stored
