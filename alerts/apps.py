@@ -7,6 +7,7 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self):
+        from alerts import signals  # noqa: F401
         from alerts.store import store
         from spc import hooks
 

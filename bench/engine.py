@@ -71,24 +71,54 @@ def run() -> list[tuple[str, str, float, float, str]]:
     z = rng.standard_normal(1_000_000)
     n_firings = sum(v.size for v in E.evaluate_rules_arrays(z).values())
     best, med = timed(lambda: E.evaluate_rules_arrays(z), 7)
-    rows.append(("rules 1-8, 1,000,000 random-normal z (index arrays)", "< 0.5 s", best, med,
-                 f"{n_firings:,} firings"))
+    rows.append(
+        (
+            "rules 1-8, 1,000,000 random-normal z (index arrays)",
+            "< 0.5 s",
+            best,
+            med,
+            f"{n_firings:,} firings",
+        )
+    )
     best, med = timed(lambda: E.evaluate_rules(z), 5)
-    rows.append(("rules 1-8, 1,000,000 random-normal z (RuleFiring objects)", "< 0.5 s", best, med,
-                 f"{n_firings:,} firing objects with points"))
+    rows.append(
+        (
+            "rules 1-8, 1,000,000 random-normal z (RuleFiring objects)",
+            "< 0.5 s",
+            best,
+            med,
+            f"{n_firings:,} firing objects with points",
+        )
+    )
     worst = np.tile([1.5, -1.5], 500_000)  # rules 4 and 8 fire at almost every point
     n_worst = sum(v.size for v in E.evaluate_rules_arrays(worst).values())
     best, med = timed(lambda: E.evaluate_rules_arrays(worst), 5)
-    rows.append(("rules 1-8, 1,000,000 alternating ±1.5 (index arrays)", "", best, med,
-                 f"{n_worst:,} firings"))
+    rows.append(
+        (
+            "rules 1-8, 1,000,000 alternating ±1.5 (index arrays)",
+            "",
+            best,
+            med,
+            f"{n_worst:,} firings",
+        )
+    )
     best, med = timed(lambda: E.evaluate_rules(worst), 2, warmup=False)
-    rows.append(("rules 1-8, 1,000,000 alternating ±1.5 (RuleFiring objects)", "", best, med,
-                 f"{n_worst:,} firing objects"))
+    rows.append(
+        (
+            "rules 1-8, 1,000,000 alternating ±1.5 (RuleFiring objects)",
+            "",
+            best,
+            med,
+            f"{n_worst:,} firing objects",
+        )
+    )
 
     # --- incremental evaluation of one new point ------------------------------------------
     window = [float(v) for v in rng.standard_normal(E.WINDOW)]
     best, med = per_call(lambda: E.evaluate_latest(window), 20_000)
-    rows.append(("evaluate_latest: one new point, 15-value window, rules 1-8", "< 50 µs", best, med, ""))
+    rows.append(
+        ("evaluate_latest: one new point, 15-value window, rules 1-8", "< 50 µs", best, med, "")
+    )
     alt_window = [1.5 * (-1) ** i for i in range(E.WINDOW)]  # rules 4, 6, 8 fire: object building
     best, med = per_call(lambda: E.evaluate_latest(alt_window), 20_000)
     rows.append(("evaluate_latest: window where rules 4, 6, 8 fire", "< 50 µs", best, med, ""))
@@ -117,11 +147,15 @@ def run() -> list[tuple[str, str, float, float, str]]:
     rows.append(("xbar_r_limits, 100,000 × 5 array, 1 % excluded", "", best, med, ""))
     as_lists = data.tolist()
     best, med = timed(lambda: E.xbar_r_limits(as_lists), 3)
-    rows.append(("xbar_r_limits, 100,000 × 5 list of lists", "", best, med, "list → array conversion"))
+    rows.append(
+        ("xbar_r_limits, 100,000 × 5 list of lists", "", best, med, "list → array conversion")
+    )
     sizes = rng.integers(3, 8, 100_000)
     ragged = [row[:n] for row, n in zip(as_lists, sizes.tolist(), strict=True)]
     best, med = timed(lambda: E.xbar_r_limits(ragged), 3)
-    rows.append(("xbar_r_limits, 100,000 ragged subgroups (n = 3..7)", "", best, med, "per-point limits"))
+    rows.append(
+        ("xbar_r_limits, 100,000 ragged subgroups (n = 3..7)", "", best, med, "per-point limits")
+    )
     values = data[:, 0].copy()
     best, med = timed(lambda: E.imr_limits(values), 7)
     rows.append(("imr_limits, 100,000 values", "", best, med, ""))
@@ -129,7 +163,9 @@ def run() -> list[tuple[str, str, float, float, str]]:
     rows.append(("ewma_limits, 100,000 values", "", best, med, "Python recursion"))
     best, med = timed(lambda: E.cusum(values, k=0.5, h=5), 5)
     rows.append(("cusum, 100,000 values", "", best, med, "Python recursion"))
-    best, med = timed(lambda: E.capability(data.ravel(), usl=74.04, lsl=73.96, sigma_within=0.01), 5)
+    best, med = timed(
+        lambda: E.capability(data.ravel(), usl=74.04, lsl=73.96, sigma_within=0.01), 5
+    )
     rows.append(("capability, 500,000 values (incl. Anderson–Darling)", "", best, med, ""))
     return rows
 
@@ -158,8 +194,12 @@ def machine() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--markdown", action="store_true", help="print the docs/performance.md section")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the docs/performance.md section"
+    )
     args = parser.parse_args()
     pinned = pin_one_core()
     rows = run()

@@ -74,9 +74,7 @@ def check_finite(arr: np.ndarray, what: str, positions: np.ndarray | None = None
     if not finite.all():
         j = int(np.argmin(finite))
         idx = int(positions[j]) if positions is not None else j
-        raise NonFiniteValueError(
-            f"{what} {idx} is {describe_nonfinite(float(arr[j]))}", index=idx
-        )
+        raise NonFiniteValueError(f"{what} {idx} is {describe_nonfinite(float(arr[j]))}", index=idx)
 
 
 def as_mask(excluded: object, k: int) -> np.ndarray | None:
@@ -116,8 +114,12 @@ def require_count(k: int, minimum: int, what: str, n_excluded: int) -> None:
 def is_nested(data: object) -> bool:
     """True when data looks like a sequence of subgroups rather than of single values."""
     if isinstance(data, np.ndarray):
-        return data.ndim == 2 or (data.ndim == 1 and data.dtype == object and data.size > 0
-                                  and isinstance(data[0], Sequence | np.ndarray))
+        return data.ndim == 2 or (
+            data.ndim == 1
+            and data.dtype == object
+            and data.size > 0
+            and isinstance(data[0], Sequence | np.ndarray)
+        )
     if isinstance(data, Sequence) and not isinstance(data, str | bytes) and len(data) > 0:
         first = data[0]
         return isinstance(first, Sequence | np.ndarray) and not isinstance(first, str | bytes)
@@ -156,8 +158,8 @@ class Subgroups:
                 if isinstance(exc, EngineError):
                     raise
                 matrix = None
-                raw = list(data)  # type: ignore[call-overload]
-        k_total = matrix.shape[0] if matrix is not None else len(raw)  # type: ignore[arg-type]
+                raw = list(data)
+        k_total = matrix.shape[0] if matrix is not None else len(raw)
         mask = as_mask(excluded, k_total)
         positions, excl = kept_positions(k_total, mask)
         self.k_total = k_total
@@ -171,12 +173,12 @@ class Subgroups:
             self.sizes = np.full(matrix.shape[0], matrix.shape[1], dtype=np.intp)
         else:
             # only the kept subgroups are converted: excluded ones are never looked at
-            kept = [raw[i] for i in positions.tolist()] if mask is not None else raw  # type: ignore[index]
+            kept = [raw[i] for i in positions.tolist()] if mask is not None else raw
             try:
-                sizes = np.fromiter(map(len, kept), dtype=np.intp, count=len(kept))  # type: ignore[arg-type]
-                flat = np.fromiter(chain.from_iterable(kept), dtype=float, count=int(sizes.sum()))  # type: ignore[arg-type]
+                sizes = np.fromiter(map(len, kept), dtype=np.intp, count=len(kept))
+                flat = np.fromiter(chain.from_iterable(kept), dtype=float, count=int(sizes.sum()))
             except (TypeError, ValueError):
-                sizes, flat = _convert_one_by_one(kept, positions, what)  # type: ignore[arg-type]
+                sizes, flat = _convert_one_by_one(kept, positions, what)
             self.sizes = sizes
             if sizes.size and (sizes == sizes[0]).all():
                 matrix = flat.reshape(sizes.size, int(sizes[0]))  # equal sizes: the fast path
@@ -184,7 +186,9 @@ class Subgroups:
                 self.flat = flat
                 self.offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
         self.matrix = matrix
-        self.n = int(self.sizes[0]) if self.sizes.size and (self.sizes == self.sizes[0]).all() else None
+        self.n = (
+            int(self.sizes[0]) if self.sizes.size and (self.sizes == self.sizes[0]).all() else None
+        )
 
     @property
     def k(self) -> int:
@@ -208,15 +212,19 @@ class Subgroups:
                 row = self.matrix[j]
                 v = float(row[np.argmin(np.isfinite(row))])
                 idx = int(self.positions[j])
-                raise NonFiniteValueError(f"{what} {idx} contains {describe_nonfinite(v)}", index=idx)
+                raise NonFiniteValueError(
+                    f"{what} {idx} contains {describe_nonfinite(v)}", index=idx
+                )
         else:
-            fin = np.isfinite(self.flat)  # type: ignore[arg-type]
+            fin = np.isfinite(self.flat)
             if not fin.all():
                 at = int(np.argmin(fin))
-                j = int(np.searchsorted(self.offsets, at, side="right")) - 1  # type: ignore[arg-type]
+                j = int(np.searchsorted(self.offsets, at, side="right")) - 1
                 idx = int(self.positions[j])
-                v = float(self.flat[at])  # type: ignore[index]
-                raise NonFiniteValueError(f"{what} {idx} contains {describe_nonfinite(v)}", index=idx)
+                v = float(self.flat[at])
+                raise NonFiniteValueError(
+                    f"{what} {idx} contains {describe_nonfinite(v)}", index=idx
+                )
 
     def reduce(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Per-subgroup (mean, spread); spread is the range ("r") or sample sd ("s").
@@ -225,12 +233,12 @@ class Subgroups:
         if self.matrix is not None:
             return _reduce(self.matrix, kind)
         flat, off, sizes = self.flat, self.offsets, self.sizes
-        means = np.add.reduceat(flat, off) / sizes  # type: ignore[call-overload]
+        means = np.add.reduceat(flat, off) / sizes
         if kind == "r":
-            spread = np.maximum.reduceat(flat, off) - np.minimum.reduceat(flat, off)  # type: ignore[call-overload]
+            spread = np.maximum.reduceat(flat, off) - np.minimum.reduceat(flat, off)
         else:
-            dev = flat - np.repeat(means, sizes)  # type: ignore[operator]
-            spread = np.sqrt(np.add.reduceat(dev * dev, off) / (sizes - 1))  # type: ignore[call-overload]
+            dev = flat - np.repeat(means, sizes)
+            spread = np.sqrt(np.add.reduceat(dev * dev, off) / (sizes - 1))
         return means, spread
 
 
@@ -270,9 +278,7 @@ def check_counts(
     if neg.any():
         j = int(np.argmax(neg))
         idx = int(positions[j])
-        raise InvalidCountError(
-            f"{what} {idx} has a negative count ({_fmt(counts[j])})", index=idx
-        )
+        raise InvalidCountError(f"{what} {idx} has a negative count ({_fmt(counts[j])})", index=idx)
     if integer:
         frac = counts != np.floor(counts)
         if frac.any():
@@ -285,7 +291,10 @@ def check_counts(
 
 
 def check_sizes(
-    sizes: np.ndarray, positions: np.ndarray, what: str = "sample", integer: bool = True,
+    sizes: np.ndarray,
+    positions: np.ndarray,
+    what: str = "sample",
+    integer: bool = True,
     label: str = "sample size",
 ) -> None:
     """Sample sizes / inspection units must be finite and positive (and whole numbers)."""

@@ -107,7 +107,9 @@ def anderson_darling(values: object) -> tuple[float, float, float]:
     V.check_finite(x, "value")
     n = x.size
     if n < AD_MIN_N:
-        raise InsufficientDataError(f"the Anderson–Darling test needs at least {AD_MIN_N} values, got {n}")
+        raise InsufficientDataError(
+            f"the Anderson–Darling test needs at least {AD_MIN_N} values, got {n}"
+        )
     s = float(x.std(ddof=1))
     if not s > 0:
         raise ZeroVariationError(f"all {n} values are equal: normality cannot be tested")
@@ -137,7 +139,7 @@ def capability(
     Raises for fewer than 2 values, NaN/inf, zero variation and USL ≤ LSL.
     """
     if V.is_nested(values):
-        x = np.concatenate([V.as_float_1d(s, "value") for s in values])  # type: ignore[union-attr]
+        x = np.concatenate([V.as_float_1d(s, "value") for s in values])
     else:
         x = V.as_float_1d(values, "value")
     n = x.size
@@ -174,9 +176,13 @@ def capability(
         up = (u - mean) / (3.0 * s) if u is not None else None
         dn = (mean - lo) / (3.0 * s) if lo is not None else None
         both = u is not None and lo is not None
-        c = (u - lo) / (6.0 * s) if both else None  # type: ignore[operator]
-        k = min(v for v in (up, dn) if v is not None) if (up is not None or dn is not None) else None
-        m = c / math.sqrt(1.0 + ((mean - t) / s) ** 2) if both and t is not None else None  # type: ignore[operator]
+        c = (u - lo) / (6.0 * s) if both else None
+        k = (
+            min(v for v in (up, dn) if v is not None)
+            if (up is not None or dn is not None)
+            else None
+        )
+        m = c / math.sqrt(1.0 + ((mean - t) / s) ** 2) if both and t is not None else None
         return c, up, dn, k, m
 
     cp, cpu, cpl, cpk, cpm = family(sw)
@@ -208,18 +214,42 @@ def capability(
                 "normal-theory indices and expected ppm may be misleading"
             )
     else:
-        a2 = a_star = p = None  # type: ignore[assignment]
+        a2 = a_star = p = None
         normal = None
         warnings.append(f"fewer than {AD_MIN_N} values: normality not assessed")
 
     return Capability(
-        n=n, mean=mean, sigma_within=sw, sigma_overall=so, sigma_within_source=source,
-        usl=u, lsl=lo, target=t,
-        cp=cp, cpu=cpu, cpl=cpl, cpk=cpk, cpm=cpm,
-        pp=pp, ppu=ppu, ppl=ppl, ppk=ppk, cpm_overall=cpm_o,
-        ppm_below_lsl=ppm_b, ppm_above_usl=ppm_a, ppm_total=ppm_t,
-        ppm_below_lsl_overall=ppm_bo, ppm_above_usl_overall=ppm_ao, ppm_total_overall=ppm_to,
-        observed_ppm_below_lsl=obs_b, observed_ppm_above_usl=obs_a, observed_ppm_total=obs_t,
-        cpk_ci95=ci, anderson_darling=a2, anderson_darling_adjusted=a_star,
-        anderson_darling_p=p, normal=normal, warnings=tuple(warnings),
+        n=n,
+        mean=mean,
+        sigma_within=sw,
+        sigma_overall=so,
+        sigma_within_source=source,
+        usl=u,
+        lsl=lo,
+        target=t,
+        cp=cp,
+        cpu=cpu,
+        cpl=cpl,
+        cpk=cpk,
+        cpm=cpm,
+        pp=pp,
+        ppu=ppu,
+        ppl=ppl,
+        ppk=ppk,
+        cpm_overall=cpm_o,
+        ppm_below_lsl=ppm_b,
+        ppm_above_usl=ppm_a,
+        ppm_total=ppm_t,
+        ppm_below_lsl_overall=ppm_bo,
+        ppm_above_usl_overall=ppm_ao,
+        ppm_total_overall=ppm_to,
+        observed_ppm_below_lsl=obs_b,
+        observed_ppm_above_usl=obs_a,
+        observed_ppm_total=obs_t,
+        cpk_ci95=ci,
+        anderson_darling=a2,
+        anderson_darling_adjusted=a_star,
+        anderson_darling_p=p,
+        normal=normal,
+        warnings=tuple(warnings),
     )

@@ -141,6 +141,7 @@ class Limits:
     kept point) where they vary. ``sigma`` is the σ estimate of the fit (see module docs),
     ``method`` says how it was obtained, ``statistic`` names the plotted statistic (one of
     :data:`STATISTICS` or ``"ewma"``) and ``nsigma`` the width of the limits in σ units.
+    Result objects compare by identity (their fields may be arrays): compare fields instead.
     """
 
     center: float | np.ndarray
@@ -155,7 +156,9 @@ class Limits:
     @property
     def per_point(self) -> bool:
         """True when the limits differ from point to point."""
-        return any(isinstance(v, np.ndarray) for v in (self.center, self.ucl, self.lcl, self.sigma_point))
+        return any(
+            isinstance(v, np.ndarray) for v in (self.center, self.ucl, self.lcl, self.sigma_point)
+        )
 
     def for_sizes(self, sizes: object = None) -> PointLimits:
         """Limits of this fit for new points of the given sizes (Phase II)."""
@@ -170,7 +173,9 @@ class Limits:
             stats = V.as_float_1d(statistics, "statistic")
             sp = np.asarray(self.sigma_point, dtype=float)
             if sp.shape != stats.shape:
-                raise ParameterError("EWMA z-scores need the EWMA series these limits were made for")
+                raise ParameterError(
+                    "EWMA z-scores need the EWMA series these limits were made for"
+                )
             V.check_finite(stats, "statistic")
             return (stats - float(self.center)) / sp
         return z_scores(self.statistic, statistics, sizes, self._base_center(), self.sigma)
@@ -233,7 +238,9 @@ def _sizes_array(sizes: object, statistic: str) -> np.ndarray:
         raise InvalidCountError(f"size {j} is {arr[j]:g}; sizes must be positive", index=j)
     if statistic in ("xbar", "r", "s", "p") and (arr != np.floor(arr)).any():
         j = int(np.argmax(arr != np.floor(arr)))
-        raise InvalidCountError(f"size {j} is {arr[j]:g}; subgroup sizes must be whole numbers", index=j)
+        raise InvalidCountError(
+            f"size {j} is {arr[j]:g}; subgroup sizes must be whole numbers", index=j
+        )
     if statistic in ("r", "s"):
         bad = (arr < 2) | (arr > MAX_N)
         if bad.any():
@@ -250,7 +257,9 @@ def _cl_sd(
 ) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | None]:
     """(centre line, σ of the statistic, sizes array or None) for a statistic."""
     if statistic not in STATISTICS:
-        raise ParameterError(f"unknown statistic {statistic!r}; expected one of {', '.join(STATISTICS)}")
+        raise ParameterError(
+            f"unknown statistic {statistic!r}; expected one of {', '.join(STATISTICS)}"
+        )
     n = None
     if sizes is not None:
         n = _sizes_array(sizes, statistic)
@@ -273,7 +282,7 @@ def _cl_sd(
         return need_center(), need_sigma(), n
     if statistic in ("r", "s"):
         s = need_sigma()
-        ni = n.astype(np.intp)  # type: ignore[union-attr]
+        ni = n.astype(np.intp)
         if statistic == "r":
             return lookup("d2", ni) * s, lookup("d3", ni) * s, n
         c4 = lookup("c4", ni)
@@ -299,7 +308,11 @@ def _cl_sd(
 
 
 def _limits_from(
-    statistic: str, cl: float | np.ndarray, sd: float | np.ndarray, nsigma: float, n: np.ndarray | None
+    statistic: str,
+    cl: float | np.ndarray,
+    sd: float | np.ndarray,
+    nsigma: float,
+    n: np.ndarray | None,
 ) -> tuple[float | np.ndarray, float | np.ndarray]:
     ucl = cl + nsigma * sd
     lcl = cl - nsigma * sd
@@ -353,7 +366,7 @@ def z_scores(
     stats = V.as_float_1d(statistics, "statistic")
     V.check_finite(stats, "statistic")
     if sizes is not None and np.ndim(sizes) == 0:
-        sizes = np.full(stats.shape, float(sizes))  # type: ignore[arg-type]
+        sizes = np.full(stats.shape, float(sizes))
     cl, sd, n = _cl_sd(statistic, sizes, center, sigma)
     if n is not None and n.shape != stats.shape:
         raise ParameterError(f"{n.size} sizes given for {stats.size} statistics")
@@ -375,7 +388,9 @@ def z_score(
     if not math.isfinite(v):
         raise NonFiniteValueError(f"statistic is {V.describe_nonfinite(v)}")
     if statistic not in STATISTICS:
-        raise ParameterError(f"unknown statistic {statistic!r}; expected one of {', '.join(STATISTICS)}")
+        raise ParameterError(
+            f"unknown statistic {statistic!r}; expected one of {', '.join(STATISTICS)}"
+        )
     if size is None and statistic in _NEEDS_SIZE:
         raise ParameterError(f"size is required for statistic {statistic!r}")
     if statistic in ("xbar", "i", "r", "s", "mr", "np"):
@@ -555,8 +570,13 @@ def imr_limits(
     center = float(x.mean())
     primary = _mk("i", None, center, sigma, L, method, sigma)
     secondary = _mk(
-        "mr", None, None, sigma_mr, L,
-        f"MR: CL = d2(2)σ (= MR̄), limits ± {L:g}·d3(2)σ (= D4(2)·MR̄), LCL ≥ 0", sigma_mr,
+        "mr",
+        None,
+        None,
+        sigma_mr,
+        L,
+        f"MR: CL = d2(2)σ (= MR̄), limits ± {L:g}·d3(2)σ (= D4(2)·MR̄), LCL ≥ 0",
+        sigma_mr,
     )
     return ChartLimits(
         primary,
@@ -585,10 +605,10 @@ def _attr_inputs(
         if np.ndim(sizes) == 0:
             n = np.full(c.size, V.as_float_1d(sizes, size_label)[0])
         else:
-            n_all, _, _, kn = V.kept_float_1d(sizes, excluded if np.ndim(sizes) else None, size_label)
+            kn = len(sizes)
             if kn != k:
                 raise ParameterError(f"{k} counts but {kn} {size_label}s")
-            n = n_all
+            n, _, _, _ = V.kept_float_1d(sizes, excluded, size_label)
     V.require_count(c.size, 2, "sample", len(excl))
     V.check_counts(c, positions)
     if n is not None:
@@ -617,8 +637,15 @@ def _attr_chart(
     params: dict[str, float],
 ) -> ChartLimits:
     return ChartLimits(
-        lim, None, chart_type, excl, _frozen_array(positions, np.intp), _frozen_array(values),
-        None, _frozen_array(sizes) if sizes is not None else None, MappingProxyType(params),
+        lim,
+        None,
+        chart_type,
+        excl,
+        _frozen_array(positions, np.intp),
+        _frozen_array(values),
+        None,
+        _frozen_array(sizes) if sizes is not None else None,
+        MappingProxyType(params),
     )
 
 
@@ -631,7 +658,9 @@ def _zero_fraction(pbar: float, k: int) -> None:
         )
 
 
-def p_limits(counts: object, sizes: object, excluded: object = None, nsigma: float = 3.0) -> ChartLimits:
+def p_limits(
+    counts: object, sizes: object, excluded: object = None, nsigma: float = 3.0
+) -> ChartLimits:
     """p chart: fraction nonconforming ``counts/sizes``; p̄ = Σd/Σn; per-point limits if n varies.
 
     ``sizes`` may be a scalar when every sample has the same size.
@@ -648,7 +677,9 @@ def p_limits(counts: object, sizes: object, excluded: object = None, nsigma: flo
     return _attr_chart(lim, "p", c / n, n, positions, excl, {"pbar": pbar})
 
 
-def np_limits(counts: object, size: object, excluded: object = None, nsigma: float = 3.0) -> ChartLimits:
+def np_limits(
+    counts: object, size: object, excluded: object = None, nsigma: float = 3.0
+) -> ChartLimits:
     """np chart: number nonconforming in samples of constant size ``size`` (scalar or sequence)."""
     L = _nsigma(nsigma)
     c, n, positions, excl = _attr_inputs(counts, size, excluded, "sample size", True)
@@ -684,7 +715,9 @@ def c_limits(counts: object, excluded: object = None, nsigma: float = 3.0) -> Ch
     return _attr_chart(lim, "c", c, None, positions, excl, {"cbar": cbar})
 
 
-def u_limits(counts: object, units: object, excluded: object = None, nsigma: float = 3.0) -> ChartLimits:
+def u_limits(
+    counts: object, units: object, excluded: object = None, nsigma: float = 3.0
+) -> ChartLimits:
     """u chart: nonconformities per unit ``counts/units``; ū = Σc/Σn; per-point limits if n varies.
 
     ``units`` (inspection units per sample; scalar or sequence) may be fractional.
@@ -739,20 +772,40 @@ def standard_given_limits(
         given = f"μ₀ = {c0:g}, σ₀ = {s0:g}"
         if chart_type == "imr":
             primary = _mk("i", None, c0, s0, L, f"I, standard given: {given}", s0)
-            secondary = _mk("mr", None, None, s0, L, f"MR, standard given: CL = d2(2)σ₀, {given}", s0)
+            secondary = _mk(
+                "mr", None, None, s0, L, f"MR, standard given: CL = d2(2)σ₀, {given}", s0
+            )
         else:
             for j, v in enumerate(sizes.tolist()):
                 check_n(v, f"subgroup size n[{j}]")
             primary = _mk("xbar", sizes, c0, s0, L, f"X̄, standard given: {given}", s0)
             if chart_type == "xbar_r":
-                secondary = _mk("r", sizes, None, s0, L, f"R, standard given: CL = d2σ₀, limits D1σ₀, D2σ₀; {given}", s0)
+                secondary = _mk(
+                    "r",
+                    sizes,
+                    None,
+                    s0,
+                    L,
+                    f"R, standard given: CL = d2σ₀, limits D1σ₀, D2σ₀; {given}",
+                    s0,
+                )
             else:
-                secondary = _mk("s", sizes, None, s0, L, f"S, standard given: CL = c4σ₀, limits B5σ₀, B6σ₀; {given}", s0)
+                secondary = _mk(
+                    "s",
+                    sizes,
+                    None,
+                    s0,
+                    L,
+                    f"S, standard given: CL = c4σ₀, limits B5σ₀, B6σ₀; {given}",
+                    s0,
+                )
     elif chart_type in ("p", "np"):
         if not 0.0 < c0 < 1.0:
             raise ParameterError(f"p₀ must be strictly between 0 and 1, got {center!r}")
         if chart_type == "p":
-            primary = _mk("p", sizes, c0, None, L, f"p, standard given: p₀ = {c0:g}", math.sqrt(c0 * (1 - c0)))
+            primary = _mk(
+                "p", sizes, c0, None, L, f"p, standard given: p₀ = {c0:g}", math.sqrt(c0 * (1 - c0))
+            )
         else:
             if sizes.size != 1 and not (sizes == sizes[0]).all():
                 raise SubgroupSizeError("the np chart needs a constant sample size n")
@@ -760,7 +813,15 @@ def standard_given_limits(
             if nn != math.floor(nn):
                 raise InvalidCountError(f"the sample size n must be a whole number, got {nn:g}")
             s_np = math.sqrt(nn * c0 * (1.0 - c0))
-            primary = _mk("np", sizes[:1], nn * c0, s_np, L, f"np, standard given: p₀ = {c0:g}, n = {nn:g}", s_np)
+            primary = _mk(
+                "np",
+                sizes[:1],
+                nn * c0,
+                s_np,
+                L,
+                f"np, standard given: p₀ = {c0:g}, n = {nn:g}",
+                s_np,
+            )
     elif chart_type == "c":
         if c0 <= 0:
             raise ParameterError(f"c₀ must be positive, got {center!r}")
@@ -770,9 +831,14 @@ def standard_given_limits(
             raise ParameterError(f"u₀ must be positive, got {center!r}")
         primary = _mk("u", sizes, c0, None, L, f"u, standard given: u₀ = {c0:g}", math.sqrt(c0))
     return ChartLimits(
-        primary, secondary, chart_type, (), None, None, None,
+        primary,
+        secondary,
+        chart_type,
+        (),
+        None,
+        None,
+        None,
         _frozen_array(sizes) if chart_type not in ("imr", "c") else None,
-        MappingProxyType({"standard_given": 1.0}),
     )
 
 
@@ -800,7 +866,7 @@ def _series_estimates(
         sg = V.Subgroups(data, excluded)
         if sg.n is None and sg.k:
             raise SubgroupSizeError(f"the {chart} chart needs a constant subgroup size")
-        if n not in (1, None) and sg.n is not None and int(n) != sg.n:  # type: ignore[call-overload]
+        if n not in (1, None) and sg.n is not None and int(n) != sg.n:
             raise ParameterError(f"n = {n} does not match the subgroup size {sg.n}")
         if sigma is None:
             fit = xbar_r_limits(data, excluded)
@@ -810,7 +876,8 @@ def _series_estimates(
             sigma_v, how = V.positive_finite(sigma, "sigma"), "σ given"
         means, _ = sg.reduce("r")
         center_v = float(means.mean()) if center is None else V.finite(center, "center")
-        return means, center_v, sigma_v, int(sg.n), sg.positions, sg.excluded, how  # type: ignore[arg-type]
+        how = f"{'given' if center is not None else 'grand mean'}; {how}"
+        return means, center_v, sigma_v, int(sg.n), sg.positions, sg.excluded, how
     x, positions, excl, _ = V.kept_float_1d(data, excluded, "value")
     nn = 1 if n is None else n
     if isinstance(nn, bool) or not isinstance(nn, numbers.Real) or nn < 1 or float(nn) != int(nn):
@@ -829,6 +896,7 @@ def _series_estimates(
         V.check_finite(x, "value", positions)
         sigma_v, how = V.positive_finite(sigma, "sigma"), "σ given"
     center_v = float(x.mean()) if center is None else V.finite(center, "center")
+    how = f"{'given' if center is not None else 'mean of the points'}; {how}"
     return x, center_v, sigma_v, nn, positions, excl, how
 
 
@@ -853,7 +921,9 @@ def ewma_limits(
     """
     lam_v = _lam(lam)
     L_v = V.positive_finite(L, "L")
-    x, c0, s0, nn, positions, excl, how = _series_estimates(data, center, sigma, n, excluded, "EWMA")
+    x, c0, s0, nn, positions, excl, how = _series_estimates(
+        data, center, sigma, n, excluded, "EWMA"
+    )
     e = np.empty(x.size)
     prev = c0
     one_minus = 1.0 - lam_v
@@ -864,12 +934,21 @@ def ewma_limits(
     sd = s0 / math.sqrt(nn) * np.sqrt(lam_v / (2.0 - lam_v) * (1.0 - one_minus ** (2.0 * i)))
     method = (
         f"EWMA λ = {lam_v:g}, L = {L_v:g}: exact time-varying limits "
-        f"center ± L·σ/√n·√(λ/(2-λ)(1-(1-λ)^2i)); {how}"
+        f"center ± L·σ/√n·√(λ/(2-λ)(1-(1-λ)^2i)); center {how}"
     )
-    lim = Limits(c0, _freeze(c0 + L_v * sd), _freeze(c0 - L_v * sd), s0, _freeze(sd), method, "ewma", L_v)
+    lim = Limits(
+        c0, _freeze(c0 + L_v * sd), _freeze(c0 - L_v * sd), s0, _freeze(sd), method, "ewma", L_v
+    )
     return ChartLimits(
-        lim, None, "ewma", excl, _frozen_array(positions, np.intp), _frozen_array(e), _frozen_array(x),
-        None, MappingProxyType({"lam": lam_v, "L": L_v, "n": float(nn)}),
+        lim,
+        None,
+        "ewma",
+        excl,
+        _frozen_array(positions, np.intp),
+        _frozen_array(e),
+        _frozen_array(x),
+        None,
+        MappingProxyType({"lam": lam_v, "L": L_v, "n": float(nn)}),
     )
 
 
@@ -927,7 +1006,11 @@ class CusumResult:
 
 
 def cusum_step(
-    upper: float, lower: float, value: float, target: float, K: float  # noqa: N803
+    upper: float,
+    lower: float,
+    value: float,
+    target: float,
+    K: float,  # noqa: N803
 ) -> tuple[float, float]:
     """One tabular-CUSUM update (K in data units) — identical to :func:`cusum`."""
     return max(0.0, value - (target + K) + upper), max(0.0, (target - K) - value + lower)
@@ -958,7 +1041,9 @@ def cusum(
     hs = V.finite(headstart, "headstart")
     if hs < 0:
         raise ParameterError(f"headstart must be ≥ 0, got {headstart!r}")
-    x, t0, s0, nn, positions, excl, how = _series_estimates(values, target, sigma, n, excluded, "CUSUM")
+    x, t0, s0, nn, positions, excl, how = _series_estimates(
+        values, target, sigma, n, excluded, "CUSUM"
+    )
     sx = s0 / math.sqrt(nn)
     K = k_v * sx
     H = h_v * sx
@@ -980,11 +1065,28 @@ def cusum(
         lo[j] = cm
         upn[j] = np_
         lon[j] = nm
-    method = f"tabular CUSUM: k = {k_v:g}, h = {h_v:g} (K = kσ_x, H = hσ_x, σ_x = σ/√n); target and {how}"
+    method = (
+        f"tabular CUSUM: k = {k_v:g}, h = {h_v:g} (K = kσ_x, H = hσ_x, σ_x = σ/√n); "
+        f"target {how}"
+    )
     return CusumResult(
-        _frozen_array(up), _frozen_array(lo), _frozen_array(upn, np.intp), _frozen_array(lon, np.intp),
-        _frozen_array(np.flatnonzero(up > H), np.intp), _frozen_array(np.flatnonzero(lo > H), np.intp),
-        k_v, h_v, K, H, t0, s0, sx, nn, method, excl, _frozen_array(positions, np.intp),
+        _frozen_array(up),
+        _frozen_array(lo),
+        _frozen_array(upn, np.intp),
+        _frozen_array(lon, np.intp),
+        _frozen_array(np.flatnonzero(up > H), np.intp),
+        _frozen_array(np.flatnonzero(lo > H), np.intp),
+        k_v,
+        h_v,
+        K,
+        H,
+        t0,
+        s0,
+        sx,
+        nn,
+        method,
+        excl,
+        _frozen_array(positions, np.intp),
     )
 
 
@@ -1032,10 +1134,11 @@ def calculate_limits(chart_type: str, data: object, **params: object) -> ChartLi
     """
     fn = _DISPATCH.get(chart_type)
     if fn is None:
-        raise ParameterError(f"unknown chart type {chart_type!r}; expected one of {', '.join(CHART_TYPES)}")
+        raise ParameterError(
+            f"unknown chart type {chart_type!r}; expected one of {', '.join(CHART_TYPES)}"
+        )
     try:
         inspect.signature(fn).bind(data, **params)
     except TypeError as exc:
         raise ParameterError(f"invalid parameters for {chart_type} limits: {exc}") from None
-    return fn(data, **params)  # type: ignore[return-value]
-
+    return fn(data, **params)

@@ -122,20 +122,22 @@ class RuleFiring:
         return RULE_DESCRIPTIONS[self.rule]
 
 
-_RULESET_CACHE: dict[object, frozenset[int]] = {}
-
-
 def _rule_set(rules: Iterable[int] | int | None) -> frozenset[int]:
-    if rules is None:
+    if rules is None or rules is RULES:
         return ALL
-    if isinstance(rules, frozenset) and rules <= ALL:
+    if type(rules) is frozenset and rules <= ALL:
         return rules
     if isinstance(rules, numbers.Integral) and not isinstance(rules, bool):
         rules = (int(rules),)
     try:
-        items = tuple(rules)  # type: ignore[arg-type]
+        items = tuple(rules)
     except TypeError:
-        raise ParameterError(f"rules must be an iterable of rule numbers 1..8, got {rules!r}") from None
+        raise ParameterError(
+            f"rules must be an iterable of rule numbers 1..8, got {rules!r}"
+        ) from None
+    fs = frozenset(items)
+    if fs <= ALL and all(type(r) is int for r in items):  # fast path: plain ints 1..8
+        return fs
     for r in items:
         if isinstance(r, bool) or not isinstance(r, numbers.Integral) or not 1 <= int(r) <= 8:
             raise ParameterError(f"unknown rule {r!r}; rules are numbered 1..8")
@@ -188,7 +190,9 @@ def _count_prev(cond: np.ndarray, m: int) -> np.ndarray:
     return c[:-1] - c[lo]
 
 
-def evaluate_rules_arrays(z: Sequence[float] | np.ndarray, rules: Iterable[int] | None = RULES) -> dict[int, np.ndarray]:
+def evaluate_rules_arrays(
+    z: Sequence[float] | np.ndarray, rules: Iterable[int] | None = RULES
+) -> dict[int, np.ndarray]:
     """Indices at which each enabled rule fires, as sorted int arrays (``{rule: indices}``).
 
     The low-level form of :func:`evaluate_rules`: no Python object per firing. Use
@@ -259,7 +263,9 @@ def firing_points(rule: int, index: int, z: Sequence[float] | np.ndarray) -> tup
     raise ParameterError(f"unknown rule {rule!r}; rules are numbered 1..8")
 
 
-def evaluate_rules(z: Sequence[float] | np.ndarray, rules: Iterable[int] | None = RULES) -> list[RuleFiring]:
+def evaluate_rules(
+    z: Sequence[float] | np.ndarray, rules: Iterable[int] | None = RULES
+) -> list[RuleFiring]:
     """Evaluate the enabled rules over a whole series of z-scores.
 
     Returns every firing, sorted by ``(index, rule)``. Identical (including ``points``) to

@@ -2,7 +2,7 @@ import factory
 
 from plants.models import Level
 from plants.tests.factories import NodeFactory
-from spc.models import ChartType, Characteristic
+from spc.models import Characteristic, ChartType
 
 
 class CharacteristicFactory(factory.django.DjangoModelFactory):

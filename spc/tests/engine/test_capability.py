@@ -42,13 +42,18 @@ def _run(name, case_id):
     subgroups = [ds["data"][i] for i in ds["phase_I_rows"]]
     fit = E.xbar_r_limits(subgroups)
     cap = E.capability(
-        np.ravel(subgroups), usl=case["usl"], lsl=case["lsl"], target=case["target"],
+        np.ravel(subgroups),
+        usl=case["usl"],
+        lsl=case["lsl"],
+        target=case["target"],
         sigma_within=fit.sigma,
     )
     return ds, cap
 
 
-@pytest.mark.parametrize(("name", "case_id"), _cases("pistonrings_capability") + _cases("qcc_unittest_capability"))
+@pytest.mark.parametrize(
+    ("name", "case_id"), _cases("pistonrings_capability") + _cases("qcc_unittest_capability")
+)
 def test_capability_reference(name, case_id):
     """pistonrings: Montgomery (1991) ISQC 2nd ed. pp. 206-213 (piston rings, 25 × 5), σ within =
     R̄/d2(5); published: qcc 3.0 vignette processCapability (Cp, Cp_l, Cp_u, Cp_k, Cpm to 3
@@ -119,8 +124,12 @@ def test_without_sigma_within_uses_overall_and_says_so():
 def test_anderson_darling_statistic_matches_scipy():
     values = np.ravel(load("pistonrings_capability")["data"][:25])
     a2, a_star, p = E.anderson_darling(values)
-    assert a2 == pytest.approx(stats.anderson(values, dist="norm").statistic if _old_scipy() else
-                               stats.anderson(values, dist="norm", method="interpolate").statistic, rel=1e-10)
+    assert a2 == pytest.approx(
+        stats.anderson(values, dist="norm").statistic
+        if _old_scipy()
+        else stats.anderson(values, dist="norm", method="interpolate").statistic,
+        rel=1e-10,
+    )
     n = values.size
     assert a_star == pytest.approx(a2 * (1 + 0.75 / n + 2.25 / n**2))
     assert 0.05 < p <= 1
@@ -186,8 +195,16 @@ def test_accepts_subgroups_and_flattens():
         ({"values": [1.0, 2.0], "usl": 1.0, "lsl": 2.0}, E.SpecificationError, "USL"),
         ({"values": [1.0, 2.0], "usl": 1.0, "lsl": 1.0}, E.SpecificationError, "USL"),
         ({"values": [1.0, 2.0], "usl": float("inf")}, E.NonFiniteValueError, "USL"),
-        ({"values": [1.0, 2.0], "usl": 3.0, "sigma_within": 0.0}, E.ZeroVariationError, "sigma_within"),
-        ({"values": [1.0, 2.0], "usl": 3.0, "sigma_within": -1.0}, E.ParameterError, "sigma_within"),
+        (
+            {"values": [1.0, 2.0], "usl": 3.0, "sigma_within": 0.0},
+            E.ZeroVariationError,
+            "sigma_within",
+        ),
+        (
+            {"values": [1.0, 2.0], "usl": 3.0, "sigma_within": -1.0},
+            E.ParameterError,
+            "sigma_within",
+        ),
     ],
 )
 def test_capability_errors(kwargs, error, message):

@@ -50,7 +50,14 @@ APPENDIX_VI = """
 # D4(3) = 1 + 3(0.888)/1.693 = 2.5735 → 2.574 while the exact value is 2.57459. They agree with
 # the exact value to within one unit in the last printed digit (checked below).
 LAST_DIGIT_ROUNDING = {
-    ("d3", 19), ("D3", 19), ("D4", 19), ("D4", 3), ("D4", 18), ("D3", 22), ("D4", 22), ("D3", 24),
+    ("d3", 19),
+    ("D3", 19),
+    ("D4", 19),
+    ("D4", 3),
+    ("D4", 18),
+    ("D3", 22),
+    ("D4", 22),
+    ("D3", 24),
 }
 
 
@@ -93,7 +100,12 @@ def test_d3_against_double_integral(n):
     """E[R²] = 2 ∫∫_{x<y} 1 - Φ(y)^n - (1-Φ(x))^n + (Φ(y)-Φ(x))^n dx dy (dblquad)."""
 
     def f(x, y):
-        return 1 - special.ndtr(y) ** n - special.ndtr(-x) ** n + (special.ndtr(y) - special.ndtr(x)) ** n
+        return (
+            1
+            - special.ndtr(y) ** n
+            - special.ndtr(-x) ** n
+            + (special.ndtr(y) - special.ndtr(x)) ** n
+        )
 
     m2, _ = integrate.dblquad(f, -12, 12, lambda y: -12, lambda y: y, epsabs=1e-12, epsrel=1e-12)
     assert E.d3(n) == pytest.approx(math.sqrt(2 * m2 - E.d2(n) ** 2), abs=1e-9)
@@ -107,7 +119,9 @@ def test_known_closed_forms():
     assert E.d2(3) == pytest.approx(3 / math.sqrt(math.pi), abs=1e-12)
     # c4 from the gamma function
     for n in (2, 5, 30, 50):
-        assert E.c4(n) == pytest.approx(math.sqrt(2 / (n - 1)) * math.gamma(n / 2) / math.gamma((n - 1) / 2), rel=1e-13)
+        assert E.c4(n) == pytest.approx(
+            math.sqrt(2 / (n - 1)) * math.gamma(n / 2) / math.gamma((n - 1) / 2), rel=1e-13
+        )
 
 
 @pytest.mark.parametrize("n", range(2, C.MAX_N + 1))

@@ -15,8 +15,15 @@ GOOD = [[1.0, 2.0, 3.0], [2.0, 3.0, 5.0], [1.5, 2.5, 2.0]]
 
 
 def test_all_errors_are_value_errors():
-    for cls in (E.InsufficientDataError, E.SubgroupSizeError, E.ZeroVariationError,
-                E.InvalidCountError, E.NonFiniteValueError, E.SpecificationError, E.ParameterError):
+    for cls in (
+        E.InsufficientDataError,
+        E.SubgroupSizeError,
+        E.ZeroVariationError,
+        E.InvalidCountError,
+        E.NonFiniteValueError,
+        E.SpecificationError,
+        E.ParameterError,
+    ):
         assert issubclass(cls, E.EngineError) and issubclass(cls, ValueError)
 
 
@@ -98,14 +105,18 @@ def test_negative_and_fractional_counts():
     with pytest.raises(E.InvalidCountError, match="sample 2 has a negative count \\(-1\\)") as exc:
         E.c_limits([3, 4, -1])
     assert exc.value.index == 2
-    with pytest.raises(E.InvalidCountError, match="sample 1 has a count that is not a whole number"):
+    with pytest.raises(
+        E.InvalidCountError, match="sample 1 has a count that is not a whole number"
+    ):
         E.p_limits([1, 2.5], [10, 10])
     with pytest.raises(E.InvalidCountError, match="negative count"):
         E.u_limits([1, -2], [1, 1])
 
 
 def test_defectives_greater_than_sample_size():
-    with pytest.raises(E.InvalidCountError, match="sample 1 has 12 nonconforming items but a sample size of 10"):
+    with pytest.raises(
+        E.InvalidCountError, match="sample 1 has 12 nonconforming items but a sample size of 10"
+    ):
         E.p_limits([1, 12, 3], [10, 10, 10])
     with pytest.raises(E.InvalidCountError, match="sample 0 has 11 nonconforming"):
         E.np_limits([11, 2], 10)

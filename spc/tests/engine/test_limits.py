@@ -57,7 +57,9 @@ def test_xbar_s_variable_n_pooled_sigma():
     h = c4**2 / (1 - c4**2)
     assert fit.sigma == pytest.approx(np.sum(h * s / c4) / np.sum(h), rel=1e-12)
     np.testing.assert_allclose(fit.secondary.center, c4 * fit.sigma, rtol=1e-12)
-    np.testing.assert_allclose(fit.secondary.ucl, (c4 + 3 * np.sqrt(1 - c4**2)) * fit.sigma, rtol=1e-12)
+    np.testing.assert_allclose(
+        fit.secondary.ucl, (c4 + 3 * np.sqrt(1 - c4**2)) * fit.sigma, rtol=1e-12
+    )
 
 
 def test_variable_n_reduces_to_constant_n_formula():
@@ -65,7 +67,9 @@ def test_variable_n_reduces_to_constant_n_formula():
     const = E.xbar_r_limits(np.array(data))
     assert const.sigma == pytest.approx(np.mean([np.ptp(s) for s in data]) / E.d2(4), rel=1e-12)
     assert isinstance(const.primary.ucl, float)
-    assert const.primary.ucl == pytest.approx(const.primary.center + E.A2(4) * const.secondary.center)
+    assert const.primary.ucl == pytest.approx(
+        const.primary.center + E.A2(4) * const.secondary.center
+    )
     assert const.secondary.ucl == pytest.approx(E.D4(4) * const.secondary.center)
     s_fit = E.xbar_s_limits(data)
     sbar = np.mean([np.std(s, ddof=1) for s in data])
@@ -108,7 +112,9 @@ def test_z_scores_of_each_statistic():
         z = E.z_scores(stat, values, sizes, center, sigma)
         assert z[0] == pytest.approx(expected, rel=1e-12), stat
         # the scalar real-time form is bit-identical
-        assert E.z_score(stat, values[0], None if sizes is None else sizes[0], center, sigma) == z[0], stat
+        assert (
+            E.z_score(stat, values[0], None if sizes is None else sizes[0], center, sigma) == z[0]
+        ), stat
 
 
 def test_limits_z_scores_agree_with_limits():
@@ -154,7 +160,11 @@ def test_np_chart_scalar_size_and_sigma():
     fit = E.np_limits([3, 5, 4, 6], 50)
     pbar = 18 / 200
     assert fit.primary.center == pytest.approx(50 * pbar)
-    assert fit.primary.sigma == fit.primary.sigma_point == pytest.approx(math.sqrt(50 * pbar * (1 - pbar)))
+    assert (
+        fit.primary.sigma
+        == fit.primary.sigma_point
+        == pytest.approx(math.sqrt(50 * pbar * (1 - pbar)))
+    )
     assert fit.params["n"] == 50 and fit.params["pbar"] == pytest.approx(pbar)
 
 
@@ -217,7 +227,9 @@ def test_calculate_limits_dispatch():
     assert E.calculate_limits("xbar_s", data).sigma == E.xbar_s_limits(data).sigma
     x = RNG.normal(size=12)
     assert E.calculate_limits("imr", x).sigma == E.imr_limits(x).sigma
-    assert E.calculate_limits("p", [1, 2, 3], sizes=[20, 20, 20]).primary.center == pytest.approx(0.1)
+    assert E.calculate_limits("p", [1, 2, 3], sizes=[20, 20, 20]).primary.center == pytest.approx(
+        0.1
+    )
     assert E.calculate_limits("np", [1, 2, 3], size=20).primary.center == pytest.approx(2.0)
     assert E.calculate_limits("c", [1, 2, 3]).primary.center == 2.0
     assert E.calculate_limits("u", [1, 2, 3], units=2).primary.center == 1.0

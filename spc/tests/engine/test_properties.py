@@ -32,9 +32,14 @@ def z_series(draw):
     """Series built from chunks that provoke every rule: runs inside/outside 1σ, monotone
     stretches, alternation, repeated values (ties), grid points and arbitrary floats."""
     out: list[float] = []
-    for kind in draw(st.lists(st.sampled_from(
-        ["grid", "inside", "outside", "up", "down", "alt", "const", "float", "side"]
-    ), max_size=8)):
+    for kind in draw(
+        st.lists(
+            st.sampled_from(
+                ["grid", "inside", "outside", "up", "down", "alt", "const", "float", "side"]
+            ),
+            max_size=8,
+        )
+    ):
         k = draw(st.integers(1, 20))
         if kind == "grid":
             out += draw(st.lists(st.sampled_from(GRID), min_size=k, max_size=k))
@@ -139,7 +144,9 @@ def test_incremental_equals_vectorised(z, rules):
 @given(z=z_series(), start=st.integers(0, 10_000))
 def test_incremental_with_offset_and_full_history(z, start):
     """Passing more than WINDOW values, or restoring a RuleWindow mid-series, changes nothing."""
-    vectorised = [(f.rule, f.index + start, tuple(p + start for p in f.points)) for f in E.evaluate_rules(z)]
+    vectorised = [
+        (f.rule, f.index + start, tuple(p + start for p in f.points)) for f in E.evaluate_rules(z)
+    ]
     got = []
     for i in range(len(z)):
         got += [(f.rule, f.index, f.points) for f in E.evaluate_latest(z[: i + 1], offset=start)]
@@ -159,7 +166,9 @@ shift_b = st.floats(-1e5, 1e5)
 
 
 @SETTINGS
-@given(data=measurements(ragged=True), a=scale_a, b=shift_b, kind=st.sampled_from(["xbar_r", "xbar_s"]))
+@given(
+    data=measurements(ragged=True), a=scale_a, b=shift_b, kind=st.sampled_from(["xbar_r", "xbar_s"])
+)
 def test_subgroup_limits_equivariant(data, a, b, kind):
     fn = E.xbar_r_limits if kind == "xbar_r" else E.xbar_s_limits
     base = outcome(lambda: fn(data))
@@ -219,7 +228,11 @@ def masks(k):
 
 
 @SETTINGS
-@given(data=st.data(), ragged=st.booleans(), kind=st.sampled_from(["xbar_r", "xbar_s", "ewma", "cusum"]))
+@given(
+    data=st.data(),
+    ragged=st.booleans(),
+    kind=st.sampled_from(["xbar_r", "xbar_s", "ewma", "cusum"]),
+)
 def test_excluded_subgroups_change_nothing(data, ragged, kind):
     subgroups = data.draw(measurements(k_max=12, ragged=ragged and kind.startswith("xbar")))
     mask = data.draw(masks(len(subgroups)))
@@ -254,7 +267,9 @@ def test_excluded_samples_change_nothing(data, kind):
     k = data.draw(st.integers(1, 25))
     mask = data.draw(masks(k))
     if kind.startswith("imr"):
-        x = data.draw(st.lists(st.integers(-500, 500).map(lambda v: v / 10.0), min_size=k, max_size=k))
+        x = data.draw(
+            st.lists(st.integers(-500, 500).map(lambda v: v / 10.0), min_size=k, max_size=k)
+        )
         method = "sd" if kind == "imr_sd" else "mr"
 
         def fn(d, excluded=None):
@@ -281,7 +296,9 @@ def test_excluded_samples_change_nothing(data, kind):
 
         args_full, args_kept = (counts, sizes), (keep(counts), keep(sizes))
         bad_counts = [-7 if m else v for v, m in zip(counts, mask, strict=True)]
-        bad_sizes = [0 if m else v for v, m in zip(sizes, mask, strict=True)] if kind != "np" else sizes
+        bad_sizes = (
+            [0 if m else v for v, m in zip(sizes, mask, strict=True)] if kind != "np" else sizes
+        )
         args_bad = (bad_counts, bad_sizes)
     a = outcome(lambda: fn(*args_full, excluded=mask))
     b = outcome(lambda: fn(*args_kept))

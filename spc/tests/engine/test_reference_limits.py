@@ -261,7 +261,9 @@ def test_dyedcloth_u_variable_units():
     fit = E.u_limits(counts, units)
     assert fit.primary.per_point
     check(ds, "u.center", fit.primary.center)
-    assert fit.primary.center == pytest.approx(ds["published_derived"]["u.center"]["value"], rel=1e-12)
+    assert fit.primary.center == pytest.approx(
+        ds["published_derived"]["u.center"]["value"], rel=1e-12
+    )
     check(ds, "u.sigma", fit.primary.sigma)
     for i in range(10):
         check(ds, f"u.lcl[{i}]", fit.primary.lcl[i])
@@ -278,14 +280,67 @@ def test_dyedcloth_u_variable_units():
 # published C⁺ for periods 1-29 (2 decimals); the chart signals at period 29 with N⁺ = 7,
 # so the shift is dated after period 22; Montgomery's table keeps accumulating (C⁺30 = 5.30).
 MONTGOMERY_9_1 = [
-    9.45, 7.99, 9.29, 11.66, 12.16, 10.18, 8.04, 11.46, 9.20, 10.34,
-    9.03, 11.47, 10.51, 9.40, 10.08, 9.37, 10.62, 10.31, 8.52, 10.84,
-    10.90, 9.33, 12.29, 11.50, 10.60, 11.08, 10.38, 11.62, 11.31, 10.52,
+    9.45,
+    7.99,
+    9.29,
+    11.66,
+    12.16,
+    10.18,
+    8.04,
+    11.46,
+    9.20,
+    10.34,
+    9.03,
+    11.47,
+    10.51,
+    9.40,
+    10.08,
+    9.37,
+    10.62,
+    10.31,
+    8.52,
+    10.84,
+    10.90,
+    9.33,
+    12.29,
+    11.50,
+    10.60,
+    11.08,
+    10.38,
+    11.62,
+    11.31,
+    10.52,
 ]
 MONTGOMERY_9_2_UPPER = [
-    0.0, 0.0, 0.0, 1.16, 2.82, 2.50, 0.04, 1.00, 0.0, 0.0,
-    0.0, 0.97, 0.98, 0.0, 0.0, 0.0, 0.12, 0.0, 0.0, 0.34,
-    0.74, 0.0, 1.79, 2.79, 2.89, 3.47, 3.35, 4.47, 5.28,
+    0.0,
+    0.0,
+    0.0,
+    1.16,
+    2.82,
+    2.50,
+    0.04,
+    1.00,
+    0.0,
+    0.0,
+    0.0,
+    0.97,
+    0.98,
+    0.0,
+    0.0,
+    0.0,
+    0.12,
+    0.0,
+    0.0,
+    0.34,
+    0.74,
+    0.0,
+    1.79,
+    2.79,
+    2.89,
+    3.47,
+    3.35,
+    4.47,
+    5.28,
 ]
 
 

@@ -284,7 +284,9 @@ def test_unknown_rule(bad):
         E.evaluate_rules([0.0, 1.0], rules=bad if isinstance(bad, list) else [bad])
 
 
-@pytest.mark.parametrize(("value", "kind"), [(float("nan"), "NaN"), (float("inf"), "infinite"), (-np.inf, "infinite")])
+@pytest.mark.parametrize(
+    ("value", "kind"), [(float("nan"), "NaN"), (float("inf"), "infinite"), (-np.inf, "infinite")]
+)
 def test_non_finite_z(value, kind):
     z = [0.0, 1.0, value]
     with pytest.raises(E.NonFiniteValueError, match=f"z-score 2 is {kind}") as exc:

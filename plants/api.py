@@ -1,0 +1,113 @@
+"""REST API for plants and their hierarchy; the same plant permissions as the pages."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListCreateAPIView
+from rest_framework.response import Response
+
+from plants import hierarchy
+from plants.access import may, plants_for, scope
+from plants.models import Level, Node, Plant
+from plants.roles import Action
+
+
+def drf_error(exc: DjangoValidationError) -> ValidationError:
+    """A Django ValidationError from a service as DRF's field-keyed 400."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError(exc.message_dict)
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+def require(user, plant_id: int, action: Action) -> None:
+    if not may(user, plant_id, action):
+        raise PermissionDenied(f"Your role at this plant does not allow: {Action(action).label}.")
+
+
+class PlantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Plant
+        fields = ["id", "name", "code", "created_at"]
+
+
+class PlantList(ListCreateAPIView):
+    """Plants where you hold a role. Creating a plant needs a superuser."""
+
+    serializer_class = PlantSerializer
+
+    def get_queryset(self):
+        return plants_for(self.request.user)
+
+    def perform_create(self, serializer):
+        if not self.request.user.is_superuser:
+            raise PermissionDenied("Only a superuser can create plants.")
+        serializer.save()
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    level = serializers.ChoiceField(choices=Level.choices)
+    parent = serializers.PrimaryKeyRelatedField(queryset=Node.objects.none(), allow_null=True,
+                                                required=False)
+    plant = serializers.PrimaryKeyRelatedField(queryset=Plant.objects.none())
+
+    class Meta:
+        model = Node
+        fields = ["id", "plant", "parent", "name", "level"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["plant"].queryset = plants_for(request.user)
+            self.fields["parent"].queryset = scope(Node.objects.all(), request.user)
+
+
+class NodeList(ListCreateAPIView):
+    """Hierarchy nodes of your plants (`?plant=<id>` to narrow); POST needs Admin there."""
+
+    serializer_class = NodeSerializer
+
+    def get_queryset(self):
+        qs = scope(Node.objects.all(), self.request.user).order_by("plant_id", "name")
+        if "plant" in self.request.query_params:
+            qs = qs.filter(plant_id=_int_param(self.request, "plant"))
+        return qs
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        require(self.request.user, data["plant"].pk, Action.ADMINISTER)
+        try:
+            serializer.instance = hierarchy.create_node(
+                data["plant"], data["name"], data["level"], data.get("parent")
+            )
+        except DjangoValidationError as exc:
+            raise drf_error(exc) from None
+
+
+def _int_param(request, name):
+    try:
+        return int(request.query_params[name])
+    except (KeyError, ValueError):
+        raise ValidationError({name: ["Give the plant's numeric id."]}) from None
+
+
+def _tree_json(items):
+    return [{"id": t.node.pk, "name": t.node.name, "level": t.node.level,
+             "level_name": t.node.get_level_display(), "children": _tree_json(t.children)}
+            for t in items]
+
+
+@extend_schema(parameters=[OpenApiParameter("plant", int, required=True)], responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+def node_tree(request):
+    """The whole hierarchy of one plant as nested nodes: `?plant=<id>`."""
+    plant_id = _int_param(request, "plant")
+    plant = plants_for(request.user).filter(pk=plant_id).first()
+    if plant is None:
+        return Response({"detail": "No such plant."}, status=status.HTTP_404_NOT_FOUND)
+    return Response({"plant": plant.pk, "nodes": _tree_json(hierarchy.build_tree(plant))})
+

@@ -1,0 +1,331 @@
+"""REST API for characteristics, samples, limits, charts and capability.
+
+Every view fetches its characteristic through plants.access (404 outside the user's plants,
+403 for a role too low) and hands writes to the same services the pages use.
+"""
+
+from dataclasses import asdict
+
+from django.db.models import Exists, OuterRef, Prefetch
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import DateTimeField, IntegerField
+from rest_framework.generics import ListCreateAPIView, RetrieveUpdateAPIView
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from alerts.models import Violation
+from plants.access import get_for_user, scope
+from plants.api import require
+from plants.roles import Action
+from spc import limit_versions, sample_edits
+from spc.api.serializers import (
+    CharacteristicSerializer,
+    ControlLimitsSerializer,
+    ManualLimitsSerializer,
+    ReasonSerializer,
+    RecalculateSerializer,
+    SampleInputSerializer,
+    SampleSerializer,
+)
+from spc.models import Characteristic, ControlLimits, Source
+from spc.pipeline import MAX_BATCH, BatchInvalid, record_samples
+from spc.sample_input import SampleInvalid, SampleRequest
+
+
+def characteristic_for(request, pk, action=Action.VIEW) -> Characteristic:
+    return get_for_user(Characteristic.objects.all(), request.user, action, pk=pk)
+
+
+def _established():
+    return Exists(ControlLimits.objects.filter(characteristic=OuterRef("pk")))
+
+
+class CharacteristicList(ListCreateAPIView):
+    """Characteristics of your plants (`?node=`, `?plant=`); POST needs Engineer there."""
+
+    serializer_class = CharacteristicSerializer
+
+    def get_queryset(self):
+        qs = scope(Characteristic.objects.all(), self.request.user).annotate(
+            established=_established()).order_by("plant_id", "name")
+        for name in ("node", "plant"):
+            value = self.request.query_params.get(name)
+            if value is not None:
+                if not value.isdigit():
+                    raise ValidationError({name: ["Give a numeric id."]})
+                qs = qs.filter(**{f"{name}_id": int(value)})
+        return qs
+
+    def perform_create(self, serializer):
+        require(self.request.user, serializer.validated_data["node"].plant_id, Action.CONFIGURE)
+        serializer.save(created_by=self.request.user)
+
+
+class CharacteristicDetail(RetrieveUpdateAPIView):
+    serializer_class = CharacteristicSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        action = Action.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Action.CONFIGURE
+        return characteristic_for(self.request, self.kwargs["pk"], action)
+
+
+def _request_from(data, source=Source.API) -> SampleRequest:
+    return SampleRequest(
+        values=data.get("values"), count=data.get("count"), sample_size=data.get("sample_size"),
+        timestamp=data.get("timestamp"), batch=data.get("batch", ""),
+        operator=data.get("operator", ""), comment=data.get("comment", ""), source=source,
+    )
+
+
+def _input(raw) -> SampleRequest:
+    serializer = SampleInputSerializer(data=raw)
+    serializer.is_valid(raise_exception=True)
+    return _request_from(serializer.validated_data)
+
+
+def _created_payload(recorded) -> dict:
+    sample = recorded.sample
+    sample._values = list(sample.measurements.order_by("position").values_list("value", flat=True))
+    sample._violations = recorded.violations
+    return SampleSerializer(sample).data
+
+
+def _samples_queryset(ch):
+    live = Violation.objects.filter(superseded_at__isnull=True)
+    return ch.samples.prefetch_related("measurements", Prefetch("violations", queryset=live))
+
+
+@extend_schema(methods=["GET"], responses=SampleSerializer(many=True), operation_id="samples_list")
+@extend_schema(methods=["POST"], request=SampleInputSerializer, responses={201: SampleSerializer},
+               operation_id="samples_create")
+@api_view(["GET", "POST"])
+def samples(request, pk):
+    """GET: samples, newest first (`from`, `to`, `excluded`, `batch`, `limit`, `offset`).
+    POST: record one sample — `{"values": [...]}` or `{"count": k, "sample_size": n}`."""
+    if request.method == "GET":
+        ch = characteristic_for(request, pk)
+        qs = _filter_samples(_samples_queryset(ch), request.query_params).order_by("-timestamp", "-id")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request)
+        return paginator.get_paginated_response(SampleSerializer(page, many=True).data)
+    ch = characteristic_for(request, pk, Action.ENTER_DATA)
+    sample_request = _input(request.data)
+    try:
+        recorded = record_samples(ch, [sample_request], request.user)[0]
+    except BatchInvalid as exc:
+        raise ValidationError(exc.errors[0]) from None
+    return Response(_created_payload(recorded), status=status.HTTP_201_CREATED)
+
+
+def _filter_samples(qs, params):
+    for name, lookup in (("from", "timestamp__gte"), ("to", "timestamp__lte")):
+        if name in params:
+            try:
+                qs = qs.filter(**{lookup: DateTimeField().to_internal_value(params[name])})
+            except ValidationError:
+                raise ValidationError({name: ["Give an ISO 8601 date and time."]}) from None
+    if "excluded" in params:
+        qs = qs.filter(excluded=params["excluded"].lower() in ("1", "true", "yes"))
+    if "batch" in params:
+        qs = qs.filter(batch=params["batch"])
+    return qs
+
+
+@extend_schema(request=inline_serializer("BulkSamples", {"samples": SampleInputSerializer(many=True)}),
+               responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+@api_view(["POST"])
+def samples_bulk(request, pk):
+    """Record up to 10,000 samples at once, all or nothing: `{"samples": [...]}`.
+    Errors name each rejected row by its position in the list (0-based `row`)."""
+    ch = characteristic_for(request, pk, Action.ENTER_DATA)
+    rows = request.data.get("samples") if isinstance(request.data, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError({"samples": ["Send a non-empty list of samples."]})
+    if len(rows) > MAX_BATCH:
+        raise ValidationError({"samples": [f"At most {MAX_BATCH} samples per request "
+                                           f"(got {len(rows)})."]})
+    requests, errors = [], []
+    for row, raw in enumerate(rows):
+        serializer = SampleInputSerializer(data=raw if isinstance(raw, dict) else {})
+        if not isinstance(raw, dict):
+            errors.append({"row": row, "field": "non_field_errors", "message": "Not an object."})
+        elif not serializer.is_valid():
+            errors += [{"row": row, "field": f, "message": str(m)}
+                       for f, ms in serializer.errors.items() for m in ms]
+        else:
+            requests.append(_request_from(serializer.validated_data))
+    if not errors:
+        try:
+            recorded = record_samples(ch, requests, request.user)
+        except BatchInvalid as exc:
+            errors = [{"row": row, "field": f, "message": m}
+                      for row, fields in sorted(exc.errors.items())
+                      for f, ms in fields.items() for m in ms]
+    if errors:
+        return Response({"detail": f"{len({e['row'] for e in errors})} row(s) rejected; "
+                                   "nothing was recorded.", "errors": errors},
+                        status=status.HTTP_400_BAD_REQUEST)
+    return Response({
+        "created": len(recorded),
+        "violations": sum(len(r.violations) for r in recorded),
+        "samples": [{"id": r.sample.pk, "timestamp": r.sample.timestamp,
+                     "violations": [{"id": v.pk, "rule": v.rule, "severity": v.severity,
+                                     "points": v.points} for v in r.violations]}
+                    for r in recorded],
+    }, status=status.HTTP_201_CREATED)
+
+
+def _sample_or_404(request, pk, sid, action):
+    ch = characteristic_for(request, pk, action)
+    sample = _samples_queryset(ch).filter(pk=sid).first()
+    if sample is None:
+        raise Http404("No such sample.")
+    return sample
+
+
+@extend_schema(methods=["GET"], responses=SampleSerializer, operation_id="sample_retrieve")
+@extend_schema(methods=["PATCH"], request=SampleInputSerializer, responses=SampleSerializer,
+               operation_id="sample_correct")
+@api_view(["GET", "PATCH"])
+def sample_detail(request, pk, sid):
+    """GET one sample; PATCH corrects its values (or count) with a `reason`."""
+    if request.method == "GET":
+        return Response(SampleSerializer(_sample_or_404(request, pk, sid, Action.VIEW)).data)
+    sample = _sample_or_404(request, pk, sid, Action.EDIT)
+    reason = ReasonSerializer(data=request.data)
+    reason.is_valid(raise_exception=True)
+    try:
+        sample_edits.correct(sample, _input(request.data), reason.validated_data["reason"],
+                             request.user)
+    except SampleInvalid as exc:
+        raise ValidationError(exc.errors) from None
+    return Response(SampleSerializer(_sample_or_404(request, pk, sid, Action.VIEW)).data)
+
+
+def _exclusion(request, pk, sid, excluded: bool):
+    sample = _sample_or_404(request, pk, sid, Action.EDIT)
+    reason = ReasonSerializer(data=request.data)
+    reason.is_valid(raise_exception=True)
+    try:
+        sample_edits.set_excluded(sample, excluded, reason.validated_data["reason"], request.user)
+    except SampleInvalid as exc:
+        raise ValidationError(exc.errors) from None
+    return Response(SampleSerializer(_sample_or_404(request, pk, sid, Action.VIEW)).data)
+
+
+@extend_schema(request=ReasonSerializer, responses=SampleSerializer)
+@api_view(["POST"])
+def sample_exclude(request, pk, sid):
+    """Exclude a sample from limits and rules, with a `reason`; later points are re-judged."""
+    return _exclusion(request, pk, sid, True)
+
+
+@extend_schema(request=ReasonSerializer, responses=SampleSerializer)
+@api_view(["POST"])
+def sample_restore(request, pk, sid):
+    """Bring an excluded sample back, with a `reason`; later points are re-judged."""
+    return _exclusion(request, pk, sid, False)
+
+
+@extend_schema(methods=["GET"], responses=ControlLimitsSerializer(many=True), operation_id="limits_list")
+@extend_schema(methods=["POST"], request=ManualLimitsSerializer, responses={201: ControlLimitsSerializer},
+               operation_id="limits_manual")
+@api_view(["GET", "POST"])
+def limits(request, pk):
+    """GET: every limit version, newest first. POST: limits entered by hand — `center` and
+    either `sigma` or `ucl`+`lcl`, with a `reason`."""
+    if request.method == "GET":
+        ch = characteristic_for(request, pk)
+        return Response(ControlLimitsSerializer(ch.limit_versions.all(), many=True).data)
+    ch = characteristic_for(request, pk, Action.CONFIGURE)
+    form = ManualLimitsSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    try:
+        version = limit_versions.manual(ch, request.user, **form.validated_data)
+    except limit_versions.LimitsInvalid as exc:
+        raise ValidationError(exc.errors) from None
+    return Response(ControlLimitsSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=RecalculateSerializer, responses={201: ControlLimitsSerializer})
+@api_view(["POST"])
+def limits_recalculate(request, pk):
+    """New limits from the first N, last N or a time range of samples (`exclude_ooc` removes
+    out-of-control points and refits until none remain); the old version is kept."""
+    ch = characteristic_for(request, pk, Action.CONFIGURE)
+    form = RecalculateSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    data = form.validated_data
+    try:
+        version = limit_versions.recalculate(
+            ch, request.user, data["reason"], first_n=data.get("first_n"),
+            last_n=data.get("last_n"), start=data.get("from"), end=data.get("to"),
+            exclude_ooc=data["exclude_ooc"], effective_from=data.get("effective_from"))
+    except limit_versions.LimitsInvalid as exc:
+        raise ValidationError(exc.errors) from None
+    return Response(ControlLimitsSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+def _range_params(request):
+    out = {}
+    try:
+        if "last" in request.query_params:
+            out["last"] = IntegerField(min_value=1, max_value=100_000).to_internal_value(
+                request.query_params["last"])
+        for name, key in (("from", "start"), ("to", "end")):
+            if name in request.query_params:
+                out[key] = DateTimeField().to_internal_value(request.query_params[name])
+    except ValidationError as exc:
+        raise ValidationError({"query": exc.detail}) from None
+    return out
+
+
+@extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+def chart_data_view(request, pk):
+    """Points of the control chart (`last=N` or `from`/`to`) with the limits in force at each."""
+    from spc.chart_data import chart_data
+
+    ch = characteristic_for(request, pk)
+    params = _range_params(request) or {"last": 100}
+    return Response(chart_data(ch, **params))
+
+
+@extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+def capability_view(request, pk):
+    """Cp, Cpk, Pp, Ppk, Cpm and more over `last=N` samples or `from`/`to`."""
+    from spc.capability_report import CapabilityUnavailable, capability_for
+
+    ch = characteristic_for(request, pk)
+    try:
+        return Response(capability_for(ch, **_range_params(request)))
+    except CapabilityUnavailable as exc:
+        raise ValidationError({"detail": str(exc)}) from None
+
+
+@extend_schema(request={"multipart/form-data": inline_serializer("ImportUpload", {"file": serializers.FileField()})},
+               responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+@api_view(["POST"])
+@parser_classes([MultiPartParser])
+def samples_import(request, pk):
+    """Upload a CSV or Excel file of historical samples (`file`); all rows or none."""
+    from spc.importing import ImportInvalid, import_file
+
+    ch = characteristic_for(request, pk, Action.ENTER_DATA)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationError({"file": ["Attach the CSV or .xlsx file as 'file'."]})
+    try:
+        result = import_file(upload, upload.name, ch, request.user)
+    except ImportInvalid as exc:
+        return Response({"detail": "Nothing was imported.", "errors": exc.errors},
+                        status=status.HTTP_400_BAD_REQUEST)
+    return Response(asdict(result), status=status.HTTP_201_CREATED)

@@ -1,0 +1,258 @@
+"""The REST API as a machine client uses it: token, characteristics, samples, limits, violations."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from alerts.models import ReasonCode, Violation
+from plants.models import Level
+from plants.tests.factories import PASSWORD, NodeFactory
+from spc.models import Characteristic, ControlLimits, Sample
+from spc.tests.factories import CharacteristicFactory
+
+T0 = timezone.now() - timedelta(days=1)
+
+
+@pytest.fixture
+def api(cast):
+    client = APIClient()
+    token = client.post("/api/v1/auth/token/", {"username": "engineer", "password": PASSWORD})
+    assert token.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    return client
+
+
+@pytest.fixture
+def line(cast):
+    return NodeFactory(plant=cast.plant, name="Line 1", level=Level.LINE)
+
+
+def _imr(cast, **kw):
+    ch = CharacteristicFactory(node=NodeFactory(plant=cast.plant, level=Level.LINE), **kw)
+    return ch
+
+
+def _established(cast, api):
+    ch = _imr(cast)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/limits/",
+                 {"center": 10.0, "sigma": 1.0, "reason": "known", "effective_from": T0.isoformat()},
+                 format="json")
+    assert r.status_code == 201, r.content
+    return ch
+
+
+def test_a_token_is_issued_for_good_credentials_and_can_be_revoked(cast):
+    client = APIClient()
+    assert client.post("/api/v1/auth/token/", {"username": "engineer", "password": "x"}).status_code == 400
+    key = client.post("/api/v1/auth/token/", {"username": "engineer", "password": PASSWORD}).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/plants/").status_code == 200
+    assert client.post("/api/v1/auth/token/revoke/").json() == {"revoked": True}
+    assert client.get("/api/v1/plants/").status_code == 401
+
+
+def test_an_engineer_creates_one_characteristic_of_each_chart_type(api, line):
+    sizes = {"xbar_r": 5, "xbar_s": 8, "imr": 1, "p": 50, "np": 50, "c": 1, "u": 10,
+             "ewma": 1, "cusum": 1}
+    for chart, n in sizes.items():
+        r = api.post("/api/v1/characteristics/", {
+            "node": line.pk, "name": f"{chart} char", "chart_type": chart, "subgroup_size": n,
+            "usl": 12, "lsl": 8, "unit": "mm",
+            "rules": [{"rule": 2, "enabled": False}, {"rule": 7, "requires_ack": False}]},
+            format="json")
+        assert r.status_code == 201, (chart, r.content)
+        body = r.json()
+        assert body["plant"] == line.plant_id and body["phase"] == "trial"
+        rules = {s["rule"]: s for s in body["rule_settings"]}
+        if chart not in ("ewma", "cusum"):
+            assert rules[2]["enabled"] is False and rules[7]["requires_ack"] is False
+        assert rules[1]["severity"] == "CRITICAL"
+    assert Characteristic.objects.count() == 9
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"chart_type": "xbar_r", "subgroup_size": 1}, "subgroup_size"),
+    ({"chart_type": "imr", "subgroup_size": 1, "usl": 5, "lsl": 6}, "usl"),
+    ({"chart_type": "bogus", "subgroup_size": 1}, "chart_type"),
+])
+def test_an_inconsistent_characteristic_is_refused(api, line, body, field):
+    r = api.post("/api/v1/characteristics/", {"node": line.pk, "name": "x", **body}, format="json")
+    assert r.status_code == 400 and field in r.json()
+    assert not Characteristic.objects.exists()
+
+
+def test_six_increasing_values_fire_rule_3_on_the_sixth_through_the_api(cast, api):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    for v in [9.0, 9.2, 9.4, 9.6, 9.8]:
+        r = api.post(url, {"values": [v]}, format="json")
+        assert r.status_code == 201 and r.json()["violations"] == []
+    r = api.post(url, {"values": [10.0], "batch": "B7", "operator": "Ana"}, format="json")
+    assert r.status_code == 201
+    body = r.json()
+    assert [(v["rule"], v["severity"], len(v["points"])) for v in body["violations"]] == [
+        (3, "WARNING", 6)]
+    assert body["violations"][0]["points"][-1] == body["id"]
+    assert (body["values"], body["batch"], body["source"]) == ([10.0], "B7", "API")
+
+
+def _assert_nothing_written():
+    assert Sample.objects.count() == 0
+
+
+@pytest.mark.parametrize("body, field, text", [
+    ({"values": ["NaN"]}, "values", "finite"),
+    ({"values": ["Infinity"]}, "values", "finite"),
+    ({"values": ["ten"]}, "values", "not a number"),
+    ({"values": [1.0, 2.0]}, "values", "exactly 1 value"),
+    ({"values": [1.0], "timestamp": (timezone.now() + timedelta(days=3)).isoformat()},
+     "timestamp", "future"),
+    ({"values": [1.0], "timestamp": "yesterday"}, "timestamp", ""),
+    ({"count": 3}, "count", "measured values"),
+])
+def test_bad_input_gets_a_field_error_and_writes_nothing(cast, api, body, field, text):
+    ch = _imr(cast)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", body, format="json")
+    assert r.status_code == 400, r.content
+    assert text in " ".join(r.json()[field])
+    _assert_nothing_written()
+
+
+def test_a_json_nan_literal_is_refused(cast, api):
+    ch = _imr(cast)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", '{"values": [NaN]}',
+                 content_type="application/json")
+    assert r.status_code == 400
+    _assert_nothing_written()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"count": -1, "sample_size": 50}, "count"),
+    ({"count": 51, "sample_size": 50}, "count"),
+    ({"count": 1, "sample_size": 0}, "sample_size"),
+    ({"count": "many", "sample_size": 50}, "count"),
+])
+def test_bad_attribute_counts_are_refused(cast, api, body, field):
+    ch = _imr(cast, chart_type="p", subgroup_size=50)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", body, format="json")
+    assert r.status_code == 400 and field in r.json()
+    _assert_nothing_written()
+
+
+def test_a_characteristic_of_another_plant_is_404_and_untouched(cast, api):
+    foreign = CharacteristicFactory(node=NodeFactory(plant=cast.other_plant, level=Level.LINE))
+    for method, url, body in [
+        ("post", f"/api/v1/characteristics/{foreign.pk}/samples/", {"values": [1.0]}),
+        ("get", f"/api/v1/characteristics/{foreign.pk}/", None),
+        ("get", f"/api/v1/characteristics/{foreign.pk}/chart-data/", None),
+        ("patch", f"/api/v1/characteristics/{foreign.pk}/", {"name": "mine now"}),
+    ]:
+        assert getattr(api, method)(url, body, format="json").status_code == 404
+    assert api.get("/api/v1/characteristics/").json()["results"] == []
+    _assert_nothing_written()
+
+
+def test_a_50_mb_body_is_refused_with_413(cast, api):
+    ch = _imr(cast)
+    body = json.dumps({"samples": [{"values": [1.0]}] * 10}) + " " * (50 * 1024 * 1024)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/bulk/", body,
+                 content_type="application/json")
+    assert r.status_code == 413
+    assert "limit" in r.json()["detail"]
+    _assert_nothing_written()
+
+
+def test_bulk_is_all_or_nothing_with_errors_by_row(cast, api):
+    ch = _imr(cast)
+    rows = [{"values": [1.0], "timestamp": (T0 + timedelta(minutes=i)).isoformat()}
+            for i in range(10)]
+    rows[3] = {"values": ["x"]}
+    rows[7] = {"values": [1.0, 2.0]}
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/bulk/", {"samples": rows}, format="json")
+    assert r.status_code == 400
+    assert sorted({e["row"] for e in r.json()["errors"]}) == [3, 7]
+    _assert_nothing_written()
+    rows[3] = rows[7] = {"values": [1.5]}
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/bulk/", {"samples": rows}, format="json")
+    assert r.status_code == 201 and r.json()["created"] == 10
+    stored = list(Sample.objects.order_by("timestamp").values_list("timestamp", flat=True))
+    assert stored[0] == T0
+
+
+def test_more_than_10000_samples_in_one_call_are_refused(cast, api):
+    ch = _imr(cast)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/bulk/",
+                 {"samples": [{"values": [1.0]}] * 10_001}, format="json")
+    assert r.status_code == 400 and "10000" in r.json()["samples"][0]
+    _assert_nothing_written()
+
+
+def test_exclusion_and_restore_through_the_api_re_judge_later_points(cast, api):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    ids = [api.post(url, {"values": [v]}, format="json").json()["id"]
+           for v in [9.0, 9.2, 9.4, 9.6, 9.8, 10.0]]
+    assert api.post(f"{url}{ids[2]}/exclude/", {}, format="json").status_code == 400  # reason
+    r = api.post(f"{url}{ids[2]}/exclude/", {"reason": "probe slipped"}, format="json")
+    assert r.status_code == 200
+    assert r.json()["excluded"] is True
+    assert api.get(f"{url}{ids[5]}/").json()["violations"] == []
+    api.post(f"{url}{ids[2]}/restore/", {"reason": "probe was fine"}, format="json")
+    assert [v["rule"] for v in api.get(f"{url}{ids[5]}/").json()["violations"]] == [3]
+
+
+def test_recalculation_makes_a_new_version_and_lists_removed_points(cast, api):
+    ch = _imr(cast)
+    values = [10.0, 10.4, 9.6, 10.2, 9.8] * 5
+    values[10] = 30.0
+    api.post(f"/api/v1/characteristics/{ch.pk}/samples/bulk/",
+             {"samples": [{"values": [v], "timestamp": (T0 + timedelta(minutes=i)).isoformat()}
+                          for i, v in enumerate(values)]}, format="json")
+    url = f"/api/v1/characteristics/{ch.pk}/limits/recalculate/"
+    assert api.post(url, {"first_n": 25, "exclude_ooc": True}, format="json").status_code == 400
+    r = api.post(url, {"first_n": 25, "exclude_ooc": True, "reason": "Phase I"}, format="json")
+    assert r.status_code == 201, r.content
+    assert len(r.json()["removed_sample_ids"]) == 1 and r.json()["version"] == 1
+    versions = api.get(f"/api/v1/characteristics/{ch.pk}/limits/").json()
+    assert [v["version"] for v in versions] == [1]
+    assert api.get(f"/api/v1/characteristics/{ch.pk}/").json()["phase"] == "established"
+    assert ControlLimits.objects.get().created_by.username == "engineer"
+
+
+def test_acknowledgment_records_the_logged_in_user_not_a_name_from_the_body(cast, api):
+    ch = _established(cast, api)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", {"values": [30.0]}, format="json")
+    violation_id = r.json()["violations"][0]["id"]
+    code = ReasonCode.objects.get(plant=cast.plant, name="Tool change")
+    r = api.post(f"/api/v1/violations/{violation_id}/acknowledge/",
+                 {"reason_code": code.pk, "comment": "insert replaced",
+                  "acknowledged_by": "someone-else"}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["acknowledged_by"] == "engineer"
+    again = api.post(f"/api/v1/violations/{violation_id}/acknowledge/",
+                     {"reason_code": code.pk}, format="json")
+    assert again.status_code == 400 and "already acknowledged" in str(again.json())
+    listed = api.get(f"/api/v1/violations/?acknowledged=true&plant={cast.plant.pk}").json()
+    assert [v["id"] for v in listed["results"]] == [violation_id]
+
+
+def test_another_plants_reason_code_cannot_be_used(cast, api):
+    ch = _established(cast, api)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", {"values": [30.0]}, format="json")
+    violation_id = r.json()["violations"][0]["id"]
+    foreign = ReasonCode.objects.get(plant=cast.other_plant, name="Tool change")
+    r = api.post(f"/api/v1/violations/{violation_id}/acknowledge/", {"reason_code": foreign.pk},
+                 format="json")
+    assert r.status_code == 400 and "reason_code" in r.json()
+    assert Violation.objects.get().acknowledged_at is None
+
+
+def test_the_openapi_schema_and_docs_page_are_served_without_a_cdn(cast, client):
+    client.force_login(cast.operator)
+    schema = client.get("/api/v1/schema/")
+    assert schema.status_code == 200 and b"/api/v1/characteristics/{id}/samples/bulk/" in schema.content
+    docs = client.get("/api/docs/").content.decode()
+    assert "cdn" not in docs.lower() and "swagger-ui" in docs

@@ -1,0 +1,112 @@
+"""The permission matrix over every API endpoint: own plant → allowed or 403, other plant → 404."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from plants.models import Level
+from plants.roles import Action
+from plants.tests.factories import NodeFactory
+from plants.tests.permission_matrix import ROLES, allowed
+from spc import limit_versions
+from spc.pipeline import record_sample
+from spc.sample_input import SampleRequest
+from spc.tests.factories import CharacteristicFactory
+
+
+def _world(plant):
+    node = NodeFactory(plant=plant, level=Level.LINE)
+    ch = CharacteristicFactory(node=node)
+    limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0)
+    sample = record_sample(ch, SampleRequest(values=[10.0])).sample
+    outlier = record_sample(ch, SampleRequest(values=[30.0]))
+    code = plant.reason_codes.first()
+    return {"node": node, "ch": ch, "sample": sample, "violation": outlier.violations[0],
+            "code": code}
+
+
+C = "/api/v1/characteristics"
+# (name, method, action, url(world), body(world), success status)
+API = [
+    ("list characteristics", "get", Action.VIEW, lambda w: f"{C}/?node={w['node'].pk}", None, 200),
+    ("characteristic", "get", Action.VIEW, lambda w: f"{C}/{w['ch'].pk}/", None, 200),
+    ("edit characteristic", "patch", Action.CONFIGURE, lambda w: f"{C}/{w['ch'].pk}/",
+     lambda w: {"description": "new"}, 200),
+    ("create characteristic", "post", Action.CONFIGURE, lambda w: f"{C}/",
+     lambda w: {"node": w["node"].pk, "name": "New", "chart_type": "imr"}, 201),
+    ("list samples", "get", Action.VIEW, lambda w: f"{C}/{w['ch'].pk}/samples/", None, 200),
+    ("record sample", "post", Action.ENTER_DATA, lambda w: f"{C}/{w['ch'].pk}/samples/",
+     lambda w: {"values": [10.1]}, 201),
+    ("bulk samples", "post", Action.ENTER_DATA, lambda w: f"{C}/{w['ch'].pk}/samples/bulk/",
+     lambda w: {"samples": [{"values": [10.1]}]}, 201),
+    ("correct sample", "patch", Action.EDIT,
+     lambda w: f"{C}/{w['ch'].pk}/samples/{w['sample'].pk}/",
+     lambda w: {"values": [10.2], "reason": "typo"}, 200),
+    ("exclude sample", "post", Action.EDIT,
+     lambda w: f"{C}/{w['ch'].pk}/samples/{w['sample'].pk}/exclude/",
+     lambda w: {"reason": "bad probe"}, 200),
+    ("limits", "get", Action.VIEW, lambda w: f"{C}/{w['ch'].pk}/limits/", None, 200),
+    ("manual limits", "post", Action.CONFIGURE, lambda w: f"{C}/{w['ch'].pk}/limits/",
+     lambda w: {"center": 10, "sigma": 1, "reason": "spec"}, 201),
+    ("recalculate", "post", Action.CONFIGURE, lambda w: f"{C}/{w['ch'].pk}/limits/recalculate/",
+     lambda w: {"reason": "again"}, 201),
+    ("chart data", "get", Action.VIEW, lambda w: f"{C}/{w['ch'].pk}/chart-data/?last=50", None, 200),
+    ("capability", "get", Action.VIEW, lambda w: f"{C}/{w['ch'].pk}/capability/", None, 400),
+    ("acknowledge", "post", Action.EDIT,
+     lambda w: f"/api/v1/violations/{w['violation'].pk}/acknowledge/",
+     lambda w: {"reason_code": w["code"].pk}, 200),
+    ("acknowledge many", "post", Action.EDIT, lambda w: "/api/v1/violations/acknowledge/",
+     lambda w: {"ids": [w["violation"].pk], "reason_code": w["code"].pk}, 200),
+    ("add node", "post", Action.ADMINISTER, lambda w: "/api/v1/hierarchy/",
+     lambda w: {"plant": w["node"].plant_id, "name": "Cell 9", "level": Level.UNIT,
+                "parent": w["node"].pk}, 201),
+    ("tree", "get", Action.VIEW, lambda w: f"/api/v1/hierarchy/tree/?plant={w['node'].plant_id}",
+     None, 200),
+]
+
+
+def _call(client, endpoint, world):
+    _, method, _, url, body, _ = endpoint
+    return getattr(client, method)(url(world), body(world) if body else None, format="json")
+
+
+@pytest.mark.parametrize("endpoint", API, ids=[e[0] for e in API])
+@pytest.mark.parametrize("role", ROLES)
+def test_api_endpoint_at_own_plant_is_allowed_or_403(cast, endpoint, role):
+    world = _world(cast.plant)
+    client = APIClient()
+    client.force_authenticate(cast.user(role))
+    response = _call(client, endpoint, world)
+    expected = endpoint[5] if allowed(role, endpoint[2]) else 403
+    assert response.status_code == expected, response.content
+
+
+FOREIGN_404 = [e for e in API if e[0] not in ("list characteristics", "add node",
+                                              "create characteristic")]
+
+
+@pytest.mark.parametrize("endpoint", FOREIGN_404, ids=[e[0] for e in FOREIGN_404])
+def test_api_endpoint_at_another_plant_is_404_for_every_role(cast, endpoint):
+    world = _world(cast.other_plant)
+    for role in ROLES:
+        client = APIClient()
+        client.force_authenticate(cast.user(role))
+        assert _call(client, endpoint, world).status_code == 404, role
+
+
+def test_listing_and_creating_in_another_plant_reveals_and_writes_nothing(cast):
+    world = _world(cast.other_plant)
+    client = APIClient()
+    client.force_authenticate(cast.admin)
+    assert client.get(f"{C}/?node={world['node'].pk}").json()["results"] == []
+    r = client.post(f"{C}/", {"node": world["node"].pk, "name": "sneaky", "chart_type": "imr"},
+                    format="json")
+    assert r.status_code == 400 and "node" in r.json()
+    r = client.post("/api/v1/hierarchy/", {"plant": cast.other_plant.pk, "name": "x", "level": 3},
+                    format="json")
+    assert r.status_code == 400 and "plant" in r.json()
+
+
+def test_anonymous_api_calls_are_401(cast):
+    world = _world(cast.plant)
+    for endpoint in API:
+        assert _call(APIClient(), endpoint, world).status_code == 401
