@@ -124,7 +124,7 @@ def delete_node(node: Node) -> None:
     try:
         node.delete()
     except ProtectedError as exc:
-        kinds = sorted({obj._meta.verbose_name_plural for obj in exc.protected_objects})
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
         raise ValidationError(
             f"'{node.name}' still has {', '.join(kinds)}; move or delete them first. "
             "Nothing was deleted."

@@ -63,7 +63,10 @@ def trial_fit(ch: Characteristic, rows: list[Row]) -> Fit | None:
 
 def _floats(a: np.ndarray) -> list:
     """A float array as a JSON list: NaN (no value) becomes None."""
-    return [None if x != x else x for x in np.asarray(a, dtype=float).tolist()]
+    a = np.asarray(a, dtype=float)
+    if not np.isnan(a).any():
+        return a.tolist()
+    return [None if x != x else x for x in a.tolist()]
 
 
 def _full(value, m: int) -> np.ndarray:
@@ -151,24 +154,26 @@ def _live_rules(ch: Characteristic, samples: list[tuple]) -> dict[int, list[int]
     return {k: sorted(v) for k, v in rules.items()}
 
 
-def _points(samples, a, b, arrays, version, rules=None) -> list[dict]:
+def _points(samples, stamps, a, b, arrays, version, rules=None) -> list[dict]:
     """Point dicts of samples[a:b] from per-stage arrays (value, center, ucl, lcl, z …)."""
     cols = {k: _floats(v) for k, v in arrays.items()}
     number = version.version if version is not None else None
-    out = []
-    for j, s in enumerate(samples[a:b]):
-        point = {"sample_id": s[_ID], "timestamp": s[_TS].isoformat(), "value": cols["value"][j],
-                 "n": s[_N], "center": cols["center"][j], "ucl": cols["ucl"][j],
-                 "lcl": cols["lcl"][j], "z": None if s[_EXCLUDED] else cols["z"][j],
-                 "excluded": s[_EXCLUDED], "exclusion_reason": s[_REASON],
-                 "limits_version": number}
-        if "upper" in cols:
-            point["upper"] = cols["upper"][j]
-            point["lower"] = cols["lower"][j]
-        if rules is not None:
-            point["rules"] = rules.get(s[_ID], [])
-        out.append(point)
-    return out
+    points = [
+        {"sample_id": s[_ID], "timestamp": stamp, "value": value, "n": s[_N], "center": center,
+         "ucl": ucl, "lcl": lcl, "z": None if s[_EXCLUDED] else z, "excluded": s[_EXCLUDED],
+         "exclusion_reason": s[_REASON], "limits_version": number}
+        for s, stamp, value, center, ucl, lcl, z in zip(
+            samples[a:b], stamps[a:b], cols["value"], cols["center"], cols["ucl"], cols["lcl"],
+            cols["z"], strict=True)
+    ]
+    if "upper" in cols:
+        for point, upper, lower in zip(points, cols["upper"], cols["lower"], strict=True):
+            point["upper"] = upper
+            point["lower"] = lower
+    if rules is not None:
+        for point in points:
+            point["rules"] = rules.get(point["sample_id"], [])
+    return points
 
 
 def _no_limits(values: np.ndarray, cusum: bool = False) -> dict:
@@ -232,6 +237,7 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
             prefix = [r.mean for r in before]
 
     rules = _live_rules(ch, samples)
+    stamps = [s[_TS].isoformat() for s in samples]
     primary_points: list[dict] = []
     secondary_points: list[dict] = []
     involved: list[ControlLimits] = []
@@ -275,9 +281,9 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
             else:
                 sec_values = secondary_values[sl]
             secondary = _no_limits(sec_values)
-        primary_points += _points(samples, a, b, primary, version, rules)
+        primary_points += _points(samples, stamps, a, b, primary, version, rules)
         if secondary is not None:
-            secondary_points += _points(samples, a, b, secondary, version)
+            secondary_points += _points(samples, stamps, a, b, secondary, version)
         a = b
 
     in_trial = bool(m) and stage_of[0] == 0

@@ -356,8 +356,7 @@ def _request(layout: _Layout, row: int, cells: list, decimal_comma: bool):
         values, given = [], [cells[i] is not None for i, _ in layout.values]
         last = max((k for k, present in enumerate(given) if present), default=-1)
         if last < 0:
-            field = "value" if layout.individual else layout.values[0][1]
-            errors.append(_error(row, field, "No value is given."))
+            errors.append(_error(row, layout.values[0][1], "No value is given."))
         for i, name in layout.values[:last + 1]:
             if cells[i] is None:
                 errors.append(_error(row, name, "This value is empty, but a later value in the "

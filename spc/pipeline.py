@@ -48,7 +48,8 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
                    user=None) -> list[Recorded]:
     """Validate every request, then store and evaluate them all in one transaction."""
     if len(requests) > MAX_BATCH:
-        raise BatchInvalid({MAX_BATCH: {"samples": [f"At most {MAX_BATCH} samples per batch."]}})
+        raise SampleInvalid({"samples": [f"At most {MAX_BATCH} samples per batch "
+                                         f"(got {len(requests)})."]})
     now = timezone.now()
     cleaned, errors = [], {}
     for row, request in enumerate(requests):

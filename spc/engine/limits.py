@@ -1066,8 +1066,7 @@ def cusum(
         upn[j] = np_
         lon[j] = nm
     method = (
-        f"tabular CUSUM: k = {k_v:g}, h = {h_v:g} (K = kσ_x, H = hσ_x, σ_x = σ/√n); "
-        f"target {how}"
+        f"tabular CUSUM: k = {k_v:g}, h = {h_v:g} (K = kσ_x, H = hσ_x, σ_x = σ/√n); target {how}"
     )
     return CusumResult(
         _frozen_array(up),

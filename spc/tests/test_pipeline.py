@@ -172,3 +172,14 @@ def test_recalculation_removes_out_of_control_points_until_none_remain():
     again = limit_versions.recalculate(ch, None, "same again", last_n=10)
     version.refresh_from_db()
     assert (version.is_active, again.is_active, again.version) == (False, True, 2)
+
+
+def test_a_node_with_characteristics_cannot_be_deleted():
+    from django.core.exceptions import ValidationError
+
+    from plants.hierarchy import delete_node
+
+    ch = CharacteristicFactory()
+    with pytest.raises(ValidationError, match="still has characteristics; move or delete them"):
+        delete_node(ch.node)
+    assert ch.node.__class__.objects.filter(pk=ch.node_id).exists()

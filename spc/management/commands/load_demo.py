@@ -1,14 +1,20 @@
 from django.core.management.base import BaseCommand
 
 from plants.demo import load_demo
+from plants.models import Plant
+from spc.demo import load_demo_characteristics
 
 
 class Command(BaseCommand):
-    help = "Create the demo plants, hierarchy and one user per role; prints their passwords."
+    help = ("Create the demo plants, hierarchy, one user per role (prints their passwords) and "
+            "demo characteristics with a sample history.")
 
     def handle(self, *args, **options):
         passwords = load_demo()
+        made = load_demo_characteristics(Plant.objects.get(code="DEMO"))
         self.stdout.write(self.style.SUCCESS("Demo plants ready: Demo Plant (DEMO), East Plant (EAST)."))
+        if made:
+            self.stdout.write(f"Recorded a sample history for {made} demo characteristics.")
         self.stdout.write("Log in at http://127.0.0.1:8000/ with one of (new passwords each run):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<16} {password}")

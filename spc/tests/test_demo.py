@@ -1,0 +1,21 @@
+import pytest
+from django.core.management import call_command
+
+from alerts.models import Violation
+from spc.models import Characteristic
+
+
+@pytest.mark.django_db
+def test_the_demo_command_prints_passwords_that_work_and_is_repeatable(client, capsys):
+    call_command("load_demo")
+    call_command("load_demo")  # a second start refreshes passwords, duplicates nothing
+    out = capsys.readouterr().out.splitlines()
+    creds = dict(line.split() for line in out[-4:])
+    assert set(creds) == {"demo-operator", "demo-supervisor", "demo-engineer", "demo-admin"}
+    login = client.post("/login/", {"username": "demo-engineer", "password": creds["demo-engineer"]})
+    assert login.status_code == 302
+    assert client.get("/p/DEMO/").status_code == 200
+    assert client.get("/p/EAST/").status_code == 200  # Operator there
+    assert Characteristic.objects.count() == 4
+    assert all(c.samples.count() == 120 for c in Characteristic.objects.all())
+    assert Violation.objects.exists()
