@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from plants.models import Node, Plant
 from spc import limit_versions
-from spc.models import ChartType, Characteristic, Source
+from spc.models import Characteristic, ChartType, Source
 from spc.pipeline import record_samples
 from spc.sample_input import SampleRequest
 
