@@ -122,6 +122,12 @@ def manual(ch: Characteristic, user, reason: str, center: float, sigma: float | 
     """Limits entered by hand: a center and either the process σ or UCL/LCL."""
     statistic = PRIMARY[ch.chart_type]
     n = max(ch.subgroup_size, 1)
+    if statistic in ("p", "c", "u"):
+        if ucl is not None or lcl is not None or sigma is not None:
+            raise LimitsInvalid({"center": [
+                f"For a {statistic} chart give only the center ({statistic}̄): its limits "
+                "follow from it and each sample's size."]})
+        sigma = 1.0  # unused: these charts derive σ of each point from the center and n
     if sigma is None:
         if ucl is None or lcl is None:
             raise LimitsInvalid({"sigma": ["Give the process σ, or both UCL and LCL."]})

@@ -183,3 +183,11 @@ def test_a_node_with_characteristics_cannot_be_deleted():
     with pytest.raises(ValidationError, match="still has characteristics; move or delete them"):
         delete_node(ch.node)
     assert ch.node.__class__.objects.filter(pk=ch.node_id).exists()
+
+
+def test_hand_entered_limits_of_a_p_chart_take_only_the_center():
+    ch = CharacteristicFactory(chart_type=ChartType.P, subgroup_size=50)
+    with pytest.raises(limit_versions.LimitsInvalid, match="give only the center"):
+        limit_versions.manual(ch, None, "spec", center=0.1, ucl=0.2, lcl=0.0)
+    version = limit_versions.manual(ch, None, "spec", center=0.1)
+    assert version.ucl == pytest.approx(0.1 + 3 * (0.1 * 0.9 / 50) ** 0.5)
