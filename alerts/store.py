@@ -9,12 +9,16 @@ from spc.rule_settings import settings_for
 def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
     """Make the live violations of the judged samples equal the detections.
 
+    `judged_sample_ids` are the earlier samples judged again; new samples have no violations
+    yet, so only their detections are created.
+
     A detection already live (same sample, rule and points) is kept as it is — with its
     acknowledgment; a live violation no longer detected is superseded, never deleted; the rest
     are created. Returns the live violations of the judged samples.
     """
     judged = set(judged_sample_ids)
-    live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True))
+    live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True)) \
+        if judged else []
     wanted = {(d.sample_id, d.rule, tuple(d.points)): d for d in detections}
     keep, stale = [], []
     for violation in live:

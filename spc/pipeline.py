@@ -97,7 +97,7 @@ def _row(s: Sample) -> Row:
 
 
 def _evaluate_new(ch: Characteristic, samples: list[Sample]):
-    """Detections for newly stored samples; returns (detections, ids of samples judged)."""
+    """Detections for newly stored samples, and the ids of earlier samples judged again."""
     rules = enabled_rules(ch)
     new = sorted(samples, key=lambda s: (s.timestamp, s.pk))
     earliest = new[0].timestamp
@@ -120,7 +120,7 @@ def _evaluate_new(ch: Characteristic, samples: list[Sample]):
         new_ids = {s.pk for s in in_stage}
         first = next(i for i, r in enumerate(rows) if r.id in new_ids)
         detections += detect(ch, stage, rows, first, rules)
-    return detections, [s.pk for s in samples]
+    return detections, []  # appended: no earlier sample was judged again
 
 
 def reevaluate_detections(ch: Characteristic, since, rules=None):

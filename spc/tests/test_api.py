@@ -256,3 +256,42 @@ def test_the_openapi_schema_and_docs_page_are_served_without_a_cdn(cast, client)
     assert schema.status_code == 200 and b"/api/v1/characteristics/{id}/samples/bulk/" in schema.content
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower() and "swagger-ui" in docs
+
+
+def test_a_csv_upload_imports_historical_samples_with_their_timestamps(cast, api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ch = _imr(cast)
+    csv = "timestamp,value,batch\n2026-01-05T08:00:00Z,10.1,L1\n2026-01-05T08:15:00Z,10.3,L1\n"
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/import/",
+                 {"file": SimpleUploadedFile("history.csv", csv.encode(), "text/csv")},
+                 format="multipart")
+    assert r.status_code == 201, r.content
+    assert r.json()["samples"] == 2
+    stamps = [s.isoformat() for s in Sample.objects.order_by("timestamp")
+              .values_list("timestamp", flat=True)]
+    assert stamps == ["2026-01-05T08:00:00+00:00", "2026-01-05T08:15:00+00:00"]
+    assert set(Sample.objects.values_list("source", flat=True)) == {"IMPORT"}
+
+
+def test_a_bad_csv_upload_reports_rows_and_writes_nothing(cast, api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ch = _imr(cast)
+    csv = "timestamp,value\n2026-01-05T08:00:00Z,10.1\nnot a time,10.3\n"
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/import/",
+                 {"file": SimpleUploadedFile("history.csv", csv.encode(), "text/csv")},
+                 format="multipart")
+    assert r.status_code == 400
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(3, "timestamp")]
+    _assert_nothing_written()
+
+
+def test_recording_one_sample_takes_a_bounded_number_of_queries(cast, api,
+                                                                django_assert_max_num_queries):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    for v in [10.0, 10.2, 9.9, 10.1, 9.8] * 4:
+        api.post(url, {"values": [v]}, format="json")
+    with django_assert_max_num_queries(16):
+        assert api.post(url, {"values": [10.05]}, format="json").status_code == 201
