@@ -57,6 +57,7 @@ class NodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Node
         fields = ["id", "plant", "parent", "name", "level"]
+        validators = []  # hierarchy.create_node checks sibling names (and makes parent optional)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ from plants.tests.factories import NodeFactory
 from plants.tests.permission_matrix import ROLES, allowed
 from spc import limit_versions
 from spc.pipeline import record_sample
+from spc.sample_edits import set_excluded
 from spc.sample_input import SampleRequest
 from spc.tests.factories import CharacteristicFactory
 
@@ -20,8 +21,16 @@ def _world(plant):
     sample = record_sample(ch, SampleRequest(values=[10.0])).sample
     outlier = record_sample(ch, SampleRequest(values=[30.0]))
     code = plant.reason_codes.first()
+    excluded = record_sample(ch, SampleRequest(values=[10.1])).sample
+    set_excluded(excluded, True, "setup", None)
     return {"node": node, "ch": ch, "sample": sample, "violation": outlier.violations[0],
-            "code": code}
+            "code": code, "excluded": excluded}
+
+
+def _csv():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("h.csv", b"timestamp,value\n2026-01-05T08:00:00Z,10.1\n", "text/csv")
 
 
 C = "/api/v1/characteristics"
@@ -59,14 +68,29 @@ API = [
     ("add node", "post", Action.ADMINISTER, lambda w: "/api/v1/hierarchy/",
      lambda w: {"plant": w["node"].plant_id, "name": "Cell 9", "level": Level.UNIT,
                 "parent": w["node"].pk}, 201),
+    ("restore sample", "post", Action.EDIT,
+     lambda w: f"{C}/{w['ch'].pk}/samples/{w['excluded'].pk}/restore/",
+     lambda w: {"reason": "fine after all"}, 200),
+    ("import samples", "post", Action.ENTER_DATA, lambda w: f"{C}/{w['ch'].pk}/samples/import/",
+     lambda w: {"file": _csv()}, 201),
+    ("violations", "get", Action.VIEW,
+     lambda w: f"/api/v1/violations/?characteristic={w['ch'].pk}", None, 200),
+    ("reason codes", "get", Action.VIEW,
+     lambda w: f"/api/v1/reason-codes/?plant={w['node'].plant_id}", None, 200),
+    ("add reason code", "post", Action.CONFIGURE, lambda w: "/api/v1/reason-codes/",
+     lambda w: {"plant": w["node"].plant_id, "name": "Coolant"}, 201),
+    ("hierarchy list", "get", Action.VIEW,
+     lambda w: f"/api/v1/hierarchy/?plant={w['node'].plant_id}", None, 200),
     ("tree", "get", Action.VIEW, lambda w: f"/api/v1/hierarchy/tree/?plant={w['node'].plant_id}",
      None, 200),
 ]
 
 
 def _call(client, endpoint, world):
-    _, method, _, url, body, _ = endpoint
-    return getattr(client, method)(url(world), body(world) if body else None, format="json")
+    name, method, _, url, body, _ = endpoint
+    data = body(world) if body else None
+    fmt = "multipart" if name == "import samples" else "json"
+    return getattr(client, method)(url(world), data, format=fmt)
 
 
 @pytest.mark.parametrize("endpoint", API, ids=[e[0] for e in API])
@@ -80,8 +104,10 @@ def test_api_endpoint_at_own_plant_is_allowed_or_403(cast, endpoint, role):
     assert response.status_code == expected, response.content
 
 
-FOREIGN_404 = [e for e in API if e[0] not in ("list characteristics", "add node",
-                                              "create characteristic")]
+# Lists filter silently and creation validates the plant in the body (400): see the test below.
+FOREIGN_404 = [e for e in API if e[0] not in (
+    "list characteristics", "add node", "create characteristic", "violations", "reason codes",
+    "add reason code", "hierarchy list")]
 
 
 @pytest.mark.parametrize("endpoint", FOREIGN_404, ids=[e[0] for e in FOREIGN_404])
@@ -104,6 +130,26 @@ def test_listing_and_creating_in_another_plant_reveals_and_writes_nothing(cast):
     r = client.post("/api/v1/hierarchy/", {"plant": cast.other_plant.pk, "name": "x", "level": 3},
                     format="json")
     assert r.status_code == 400 and "plant" in r.json()
+
+
+def test_lists_show_nothing_of_another_plant(cast):
+    world = _world(cast.other_plant)
+    client = APIClient()
+    client.force_authenticate(cast.admin)
+    plant = cast.other_plant.pk
+    assert client.get(f"/api/v1/violations/?characteristic={world['ch'].pk}").json()["results"] == []
+    assert client.get(f"/api/v1/reason-codes/?plant={plant}").json() == []
+    assert client.get(f"/api/v1/hierarchy/?plant={plant}").json()["results"] == []
+    assert client.get(f"/api/v1/hierarchy/tree/?plant={plant}").status_code == 404
+    assert [p["code"] for p in client.get("/api/v1/plants/").json()["results"]] == ["HOME"]
+
+
+def test_only_a_superuser_creates_plants(cast):
+    client = APIClient()
+    client.force_authenticate(cast.admin)
+    assert client.post("/api/v1/plants/", {"name": "New", "code": "NEW"}).status_code == 403
+    client.force_authenticate(cast.superuser)
+    assert client.post("/api/v1/plants/", {"name": "New", "code": "NEW"}).status_code == 201
 
 
 def test_anonymous_api_calls_are_401(cast):
