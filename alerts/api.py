@@ -21,7 +21,7 @@ class ViolationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Violation
-        fields = ["id", "plant", "characteristic", "sample", "sample_timestamp", "rule", "severity",
+        fields = ["id", "plant", "characteristic", "sample", "sample_timestamp", "rule", "chart", "severity",
                   "points", "requires_ack", "created_at", "superseded_at", "acknowledged_at",
                   "acknowledged_by", "reason_code", "comment"]
 

@@ -38,7 +38,12 @@ class Violation(models.Model):
         Characteristic, on_delete=models.PROTECT, related_name="violations"
     )
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="violations")
+    class Chart(models.TextChoices):
+        PRIMARY = "primary", "Primary chart (X̄, I, p, …)"
+        SECONDARY = "secondary", "Secondary chart (R, S, MR)"
+
     rule = models.PositiveSmallIntegerField()
+    chart = models.CharField(max_length=9, choices=Chart.choices, default=Chart.PRIMARY)
     severity = models.CharField(max_length=8, choices=Severity.choices)
     points = models.JSONField(help_text="Ids of the samples that make up the pattern.")
     requires_ack = models.BooleanField(default=True)

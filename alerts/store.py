@@ -19,17 +19,18 @@ def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
     judged = set(judged_sample_ids)
     live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True)) \
         if judged else []
-    wanted = {(d.sample_id, d.rule, tuple(d.points)): d for d in detections}
+    wanted = {(d.sample_id, d.rule, d.chart, tuple(d.points)): d for d in detections}
     keep, stale = [], []
     for violation in live:
-        key = (violation.sample_id, violation.rule, tuple(violation.points))
+        key = (violation.sample_id, violation.rule, violation.chart, tuple(violation.points))
         (keep if wanted.pop(key, None) else stale).append(violation)
     if stale:
         Violation.objects.filter(pk__in=[v.pk for v in stale]).update(superseded_at=timezone.now())
     rules = settings_for(characteristic)
     created = Violation.objects.bulk_create([
         Violation(plant_id=characteristic.plant_id, characteristic=characteristic,
-                  sample_id=d.sample_id, rule=d.rule, severity=rules[d.rule].severity,
+                  sample_id=d.sample_id, rule=d.rule, chart=d.chart,
+                  severity=rules[d.rule].severity,
                   points=list(d.points), requires_ack=rules[d.rule].requires_ack)
         for d in wanted.values()
     ])

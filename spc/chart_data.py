@@ -160,20 +160,21 @@ def _version_dict(v: ControlLimits) -> dict:
             "effective_from": v.effective_from.isoformat(), "is_active": v.is_active}
 
 
-def _live_rules(ch: Characteristic, samples: list[tuple]) -> dict[int, list[int]]:
-    """Rule numbers of the live violations of each selected sample, in one query."""
+def _live_rules(ch: Characteristic, samples: list[tuple]) -> dict[str, dict[int, list[int]]]:
+    """Rule numbers of the live violations of each selected sample, per chart, in one query."""
+    rules: dict[str, dict[int, set[int]]] = {"primary": defaultdict(set),
+                                             "secondary": defaultdict(set)}
     if not samples:
-        return {}
+        return {"primary": {}, "secondary": {}}
     ids = {s[_ID] for s in samples}
     rows = ch.violations.filter(
         superseded_at__isnull=True, sample__timestamp__gte=samples[0][_TS],
         sample__timestamp__lte=samples[-1][_TS],
-    ).values_list("sample_id", "rule")
-    rules: dict[int, set[int]] = defaultdict(set)
-    for sample_id, rule in rows:
+    ).values_list("sample_id", "rule", "chart")
+    for sample_id, rule, chart in rows:
         if sample_id in ids:  # the range may reach samples tied in time outside a last-N cut
-            rules[sample_id].add(rule)
-    return {k: sorted(v) for k, v in rules.items()}
+            rules[chart][sample_id].add(rule)
+    return {chart: {k: sorted(v) for k, v in by.items()} for chart, by in rules.items()}
 
 
 def _points(samples, stamps, a, b, arrays, version, rules=None) -> list[dict]:
@@ -303,9 +304,10 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
             primary = _no_limits(values[sl], kind)
         if secondary_stat is not None and secondary is None:
             secondary = _no_limits(sec_values, kind)
-        primary_points += _points(samples, stamps, a, b, primary, version, rules)
+        primary_points += _points(samples, stamps, a, b, primary, version, rules["primary"])
         if secondary is not None:
-            secondary_points += _points(samples, stamps, a, b, secondary, version)
+            secondary_points += _points(samples, stamps, a, b, secondary, version,
+                                        rules["secondary"])
         a = b
 
     in_trial = bool(m) and stage_of[0] == 0

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from spc import engine
-from spc.fitting import PRIMARY, fit, stored_limits
+from spc.fitting import PRIMARY, SECONDARY, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
 
 
@@ -47,6 +47,7 @@ class Detection:
     sample_id: int
     rule: int
     points: tuple[int, ...]
+    chart: str = "primary"  # or "secondary": the R, S or MR chart (rule 1 only)
 
 
 def stages(ch: Characteristic) -> list[Stage]:
@@ -132,8 +133,34 @@ def detect(ch: Characteristic, stage: Stage, rows: list[Row], first: int, rules:
         firings = engine.cusum_signals(result) if 1 in rules else []
     else:
         firings = engine.evaluate_rules(z_scores(ch, rows, center, sigma), rules=rules)
-    return [
+    detections = [
         Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points))
         for f in firings
         if f.index >= first
     ]
+    if 1 in rules and ch.chart_type in SECONDARY:
+        detections += [Detection(ids[i], 1, (ids[i],), "secondary")
+                       for i in beyond_secondary(ch, rows, sigma) if i >= first]
+    return detections
+
+
+def secondary_values(ch: Characteristic, rows: list[Row]) -> np.ndarray:
+    """R, S or MR of each row; the first row's moving range is NaN (it has no predecessor)."""
+    if ch.chart_type == ChartType.XBAR_R:
+        return np.array([r.range for r in rows], dtype=float)
+    if ch.chart_type == ChartType.XBAR_S:
+        return np.array([r.sd for r in rows], dtype=float)
+    means = np.array([r.mean for r in rows], dtype=float)
+    return np.concatenate([[np.nan], np.abs(np.diff(means))])
+
+
+def beyond_secondary(ch: Characteristic, rows: list[Row], sigma: float) -> list[int]:
+    """Indices of rows whose R, S or MR lies beyond its 3σ limits (rule 1 on that chart)."""
+    values = secondary_values(ch, rows)
+    known = np.isfinite(values)
+    if not known.any():
+        return []
+    statistic = SECONDARY[ch.chart_type]
+    sizes = None if statistic == "mr" else np.array([r.n for r in rows], dtype=float)[known]
+    z = engine.z_scores(statistic, values[known], sizes, None, sigma)
+    return [int(i) for i in np.flatnonzero(known)[np.abs(z) > 3]]

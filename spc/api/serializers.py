@@ -106,6 +106,7 @@ class CharacteristicSerializer(serializers.ModelSerializer):
 class ViolationBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     rule = serializers.IntegerField()
+    chart = serializers.CharField()
     severity = serializers.CharField()
     points = serializers.ListField(child=serializers.IntegerField())
     requires_ack = serializers.BooleanField()

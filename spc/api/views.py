@@ -176,8 +176,9 @@ def samples_bulk(request, pk):
         "created": len(recorded),
         "violations": sum(len(r.violations) for r in recorded),
         "samples": [{"id": r.sample.pk, "timestamp": r.sample.timestamp,
-                     "violations": [{"id": v.pk, "rule": v.rule, "severity": v.severity,
-                                     "points": v.points} for v in r.violations]}
+                     "violations": [{"id": v.pk, "rule": v.rule, "chart": v.chart,
+                                     "severity": v.severity, "points": v.points}
+                                    for v in r.violations]}
                     for r in recorded],
     }, status=status.HTTP_201_CREATED)
 

@@ -68,7 +68,8 @@ def test_trial_phase_judges_from_the_20th_subgroup_on():
     base = [10.0, 10.5, 9.5, 10.2, 9.8] * 4  # 20 stable points
     results = _values(ch, base[:19] + [30.0])
     assert all(not r.violations for r in results[:19])
-    assert [v.rule for v in results[19].violations] == [1]
+    assert sorted((v.chart, v.rule) for v in results[19].violations) == [
+        ("primary", 1), ("secondary", 1)]  # the point and its moving range
 
 
 def test_before_20_subgroups_the_trial_phase_raises_nothing():
@@ -156,7 +157,7 @@ def test_correcting_a_value_keeps_before_and_after_and_re_judges():
     correct(results[0].sample, SampleRequest(values=[20.0]), "typo: 20 not 10", None)
     edit = SampleEdit.objects.get()
     assert (edit.before["values"], edit.after["values"]) == ([10.0], [20.0])
-    assert Violation.objects.get(superseded_at__isnull=True).rule == 1
+    assert Violation.objects.get(superseded_at__isnull=True, chart="primary").rule == 1
     with pytest.raises(SampleInvalid):
         correct(results[0].sample, SampleRequest(values=[21.0]), "  ", None)
 
@@ -191,3 +192,23 @@ def test_hand_entered_limits_of_a_p_chart_take_only_the_center():
         limit_versions.manual(ch, None, "spec", center=0.1, ucl=0.2, lcl=0.0)
     version = limit_versions.manual(ch, None, "spec", center=0.1)
     assert version.ucl == pytest.approx(0.1 + 3 * (0.1 * 0.9 / 50) ** 0.5)
+
+
+def test_a_range_beyond_its_limits_raises_rule_1_on_the_secondary_chart():
+    ch = _established(chart_type=ChartType.XBAR_R, subgroup_size=5, center=10.0, sigma=1.0)
+    calm = record_sample(ch, SampleRequest(values=[10, 10.5, 9.5, 10.2, 9.8],
+                                           timestamp=T0 + timedelta(minutes=1)))
+    assert calm.violations == []
+    # mean 10 (in control) but range 8 > D4·R̄ = 4.918·σ
+    wide = record_sample(ch, SampleRequest(values=[6, 14, 10, 10, 10],
+                                           timestamp=T0 + timedelta(minutes=2)))
+    assert [(v.rule, v.chart) for v in wide.violations] == [(1, "secondary")]
+
+
+def test_a_jump_raises_rule_1_on_the_moving_range_chart():
+    ch = _established()
+    # the MR chart's UCL is D4(2)·d2(2)·σ = 3.686 here: a moving range of 3.3 stays inside
+    results = _values(ch, [10.0, 10.5, 7.2])
+    assert all(v.chart == "primary" for r in results for v in r.violations)
+    jump = _values(ch, [13.5], start=T0 + timedelta(minutes=3))[0]  # moving range 6.3
+    assert ("secondary", 1) in [(v.chart, v.rule) for v in jump.violations]
