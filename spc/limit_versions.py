@@ -6,13 +6,12 @@ Every change makes a new version and keeps the old ones; exactly one version is 
 from dataclasses import asdict
 from datetime import datetime
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from spc import engine
-from spc.evaluation import ROW_FIELDS, Row, z_scores
+from spc.evaluation import ROW_FIELDS, Row, beyond_secondary, z_scores
 from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, LimitSource, Sample
 
@@ -49,12 +48,8 @@ def _out_of_control(ch: Characteristic, rows: list[Row], result) -> list[int]:
     center = float(result.primary.center) if not hasattr(result.primary.center, "shape") else None
     z = z_scores(ch, rows, center, result.primary.sigma)
     beyond = {i for i, value in enumerate(z) if abs(value) > result.primary.nsigma}
-    secondary = SECONDARY.get(ch.chart_type)
-    if not beyond and secondary and result.secondary_values is not None:
-        values = np.asarray(result.secondary_values, dtype=float)
-        sizes, offset = (None, 1) if secondary == "mr" else ([r.n for r in rows], 0)
-        lim = engine.point_limits(secondary, sizes, None, result.primary.sigma)
-        beyond |= {int(i) + offset for i in np.flatnonzero((values > lim.ucl) | (values < lim.lcl))}
+    if not beyond and ch.chart_type in SECONDARY:
+        beyond = set(beyond_secondary(ch, rows, result.primary.sigma))
     return sorted(beyond)
 
 
