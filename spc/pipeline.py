@@ -61,6 +61,11 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         raise BatchInvalid(errors)
     with transaction.atomic():
         ch = Characteristic.objects.select_for_update().get(pk=characteristic.pk)
+        # Server time is taken under the lock, so concurrent writers append in time order.
+        stamp = timezone.now()
+        for request, c in zip(requests, cleaned, strict=True):
+            if request.timestamp is None:
+                c.timestamp = stamp
         samples = _insert(ch, cleaned, user)
         recorded = {s.pk: Recorded(s) for s in samples}
         detections, judged = _evaluate_new(ch, samples)
