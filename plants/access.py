@@ -50,25 +50,20 @@ def may(user, plant_id: int, action: Action) -> bool:
     return _is_global(user) or plants_for(user, action).filter(pk=plant_id).exists()
 
 
-def plant_id_of(obj, plant_field) -> int:
-    if plant_field is None:
-        return obj.pk
-    *path, last = plant_field.split("__")
-    for step in path:
-        obj = getattr(obj, step)
-    return getattr(obj, f"{last}_id")
-
-
 def get_for_user(queryset, user, action: Action = Action.VIEW, plant_field="plant", **lookup):
-    """One object by `lookup`: 404 outside the user's plants, 403 when the role is too low."""
+    """One object by `lookup`: 404 outside the user's plants, 403 when the role is too low.
+
+    The allowed case is one query; telling 403 from 404 costs a second one only on refusal.
+    """
     if not isinstance(queryset, QuerySet):
         queryset = queryset._default_manager.all()
-    obj = scope(queryset, user, Action.VIEW, plant_field).filter(**lookup).first()
-    if obj is None:
-        raise Http404("No such object.")
-    if action != Action.VIEW and not may(user, plant_id_of(obj, plant_field), action):
+    obj = scope(queryset, user, action, plant_field).filter(**lookup).first()
+    if obj is not None:
+        return obj
+    if action != Action.VIEW and scope(queryset, user, Action.VIEW, plant_field).filter(
+            **lookup).exists():
         raise PermissionDenied(f"Your role at this plant does not allow: {Action(action).label}.")
-    return obj
+    raise Http404("No such object.")
 
 
 def get_plant(user, code: str, action: Action = Action.VIEW) -> Plant:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
+from django.db.models import Q, Subquery
 
 from spc import engine
 from spc.fitting import PRIMARY, SECONDARY, fit, stored_limits
@@ -50,12 +51,20 @@ class Detection:
     chart: str = "primary"  # or "secondary": the R, S or MR chart (rule 1 only)
 
 
-def stages(ch: Characteristic) -> list[Stage]:
-    versions = list(ch.limit_versions.order_by("effective_from", "version"))
+def stages(ch: Characteristic, since: datetime | None = None) -> list[Stage]:
+    """The stages of a characteristic in time order; with `since`, only those reaching it
+    (the version in force at `since` and any later ones, read in one query)."""
+    qs = ch.limit_versions.order_by("effective_from", "version")
+    if since is not None:
+        in_force = qs.filter(effective_from__lte=since).order_by(
+            "-effective_from", "-version").values("pk")[:1]
+        qs = qs.filter(Q(effective_from__gt=since) | Q(pk__in=Subquery(in_force)))
+    versions = list(qs)
     bounds = [v.effective_from for v in versions] + [None]
-    out = [Stage(None, None, bounds[0])] if versions else [Stage(None, None, None)]
-    out += [Stage(v, v.effective_from, bounds[i + 1]) for i, v in enumerate(versions)]
-    return out
+    out = [Stage(v, v.effective_from, bounds[i + 1]) for i, v in enumerate(versions)]
+    if since is not None and versions and versions[0].effective_from <= since:
+        return out
+    return [Stage(None, None, bounds[0]), *out]
 
 
 def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None) -> list[Row]:

@@ -8,11 +8,11 @@ run after the transaction commits.
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from spc import hooks
-from spc.evaluation import Detection, Row, detect, stage_rows, stages
+from spc.evaluation import Detection, detect, stage_rows, stages
 from spc.models import SHEWHART_CHARTS, Characteristic, Measurement, Sample
 from spc.rule_settings import enabled_rules
 from spc.sample_input import SampleInvalid, SampleRequest, clean
@@ -60,7 +60,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
     if errors:
         raise BatchInvalid(errors)
     with transaction.atomic():
-        ch = Characteristic.objects.select_for_update().get(pk=characteristic.pk)
+        ch = _locked(characteristic)
         # Server time is taken under the lock, so concurrent writers append in time order.
         stamp = timezone.now()
         for request, c in zip(requests, cleaned, strict=True):
@@ -82,6 +82,14 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
     return result
 
 
+def _locked(ch: Characteristic) -> Characteristic:
+    """Serialize writers of one characteristic: a row lock on PostgreSQL. SQLite needs none,
+    as its write transactions start IMMEDIATE and so already run one at a time."""
+    if not connection.features.has_select_for_update:
+        return ch
+    return Characteristic.objects.select_for_update().get(pk=ch.pk)
+
+
 def _insert(ch: Characteristic, cleaned, user) -> list[Sample]:
     samples = Sample.objects.bulk_create([
         Sample(characteristic=ch, timestamp=c.timestamp, n=c.n, mean=c.mean, range=c.range,
@@ -89,6 +97,8 @@ def _insert(ch: Characteristic, cleaned, user) -> list[Sample]:
                source=c.source, created_by=user)
         for c in cleaned
     ])
+    for sample, c in zip(samples, cleaned, strict=True):
+        sample._values = c.values  # the response needs them; no need to read them back
     Measurement.objects.bulk_create([
         Measurement(sample=s, position=i, value=v)
         for s, c in zip(samples, cleaned, strict=True)
@@ -97,32 +107,24 @@ def _insert(ch: Characteristic, cleaned, user) -> list[Sample]:
     return samples
 
 
-def _row(s: Sample) -> Row:
-    return Row(s.pk, s.timestamp, s.n, s.mean, s.range, s.sd, s.count)
-
-
 def _evaluate_new(ch: Characteristic, samples: list[Sample]):
     """Detections for newly stored samples, and the ids of earlier samples judged again."""
     rules = enabled_rules(ch)
     new = sorted(samples, key=lambda s: (s.timestamp, s.pk))
     earliest = new[0].timestamp
-    later_exists = Sample.objects.filter(
-        characteristic=ch, excluded=False, timestamp__gt=earliest
-    ).exclude(pk__in=[s.pk for s in samples]).exists()
-    if later_exists:
-        # Out of order (historical import into a history): re-judge everything from there on.
-        return reevaluate_detections(ch, earliest, rules)
+    new_ids = {s.pk for s in samples}
     detections = []
-    for stage in stages(ch):
+    for stage in stages(ch, since=earliest):
         in_stage = [s for s in new if stage.contains(s.timestamp)]
         if not in_stage:
             continue
-        if stage.version is None or ch.chart_type not in SHEWHART_CHARTS:
-            rows = stage_rows(ch, stage)  # trial fits and EWMA/CUSUM need the whole stage
-        else:
-            before = (in_stage[0].timestamp, in_stage[0].pk)
-            rows = stage_rows(ch, stage, before=before, last=WINDOW - 1) + [_row(s) for s in in_stage]
-        new_ids = {s.pk for s in in_stage}
+        # Trial fits and EWMA/CUSUM read the whole stage; an established Shewhart chart reads the
+        # rule window before the new samples, and one row more to notice any sample after them.
+        shewhart = stage.version is not None and ch.chart_type in SHEWHART_CHARTS
+        rows = stage_rows(ch, stage, last=WINDOW + len(in_stage) if shewhart else None)
+        if any(r.id not in new_ids and r.timestamp > earliest for r in rows):
+            # Out of order (historical import into a history): re-judge from there on.
+            return reevaluate_detections(ch, earliest, rules)
         first = next(i for i, r in enumerate(rows) if r.id in new_ids)
         detections += detect(ch, stage, rows, first, rules)
     return detections, []  # appended: no earlier sample was judged again

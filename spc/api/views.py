@@ -92,7 +92,6 @@ def _input(raw) -> SampleRequest:
 
 def _created_payload(recorded) -> dict:
     sample = recorded.sample
-    sample._values = list(sample.measurements.order_by("position").values_list("value", flat=True))
     sample._violations = recorded.violations
     return SampleSerializer(sample).data
 

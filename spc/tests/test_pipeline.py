@@ -212,3 +212,14 @@ def test_a_jump_raises_rule_1_on_the_moving_range_chart():
     assert all(v.chart == "primary" for r in results for v in r.violations)
     jump = _values(ch, [13.5], start=T0 + timedelta(minutes=3))[0]  # moving range 6.3
     assert ("secondary", 1) in [(v.chart, v.rule) for v in jump.violations]
+
+
+def test_a_sample_inserted_back_in_time_re_judges_the_points_after_it():
+    ch = _established()
+    # 9.0 9.2 _ 9.6 9.8 10.0: the gap breaks the run; filling it makes six increasing points
+    first = _values(ch, [9.0, 9.2])
+    later = _values(ch, [9.6, 9.8, 10.0], start=T0 + timedelta(minutes=3))
+    assert not any(r.violations for r in first + later)
+    record_sample(ch, SampleRequest(values=[9.4], timestamp=T0 + timedelta(minutes=2, seconds=30)))
+    live = Violation.objects.filter(superseded_at__isnull=True)
+    assert [(v.rule, v.sample_id) for v in live] == [(3, later[-1].sample.pk)]
