@@ -89,8 +89,13 @@ def local_secret_key(path: Path) -> str:
     return key
 
 
-def database_from_url(url: str, conn_max_age: int) -> dict:
-    """Django DATABASES entry for a sqlite:/// or postgresql:// URL."""
+def database_from_url(url: str, conn_max_age: int, pool_size: int = 0) -> dict:
+    """Django DATABASES entry for a sqlite:/// or postgresql:// URL.
+
+    With `pool_size` > 0 PostgreSQL connections come from a psycopg pool (the right choice
+    under ASGI, where requests run on changing threads and per-thread persistent connections
+    pile up); otherwise each thread keeps its connection for `conn_max_age` seconds.
+    """
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
     if parts.scheme == "sqlite":
@@ -108,6 +113,9 @@ def database_from_url(url: str, conn_max_age: int) -> dict:
         except ValueError:
             raise ImproperlyConfigured(f"{PREFIX}DATABASE_URL={url!r} has a bad port") from None
         options.setdefault("connect_timeout", "5")
+        if pool_size:
+            # Django checks each pooled connection before handing it out (CONN_HEALTH_CHECKS).
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 5}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -115,8 +123,8 @@ def database_from_url(url: str, conn_max_age: int) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": unquote(parts.hostname or ""),
             "PORT": str(port or ""),
-            "CONN_MAX_AGE": conn_max_age,
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_MAX_AGE": 0 if pool_size else conn_max_age,
+            "CONN_HEALTH_CHECKS": True,  # with a pool: checked as it leaves the pool
             "OPTIONS": options,
             "TEST": {"NAME": f"test_{name}"},
         }

@@ -90,10 +90,11 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------
 CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
 _database_url = env_str("DATABASE_URL")
 DATABASES = {
     "default": (
-        database_from_url(_database_url, CONN_MAX_AGE)
+        database_from_url(_database_url, CONN_MAX_AGE, DB_POOL_SIZE)
         if _database_url
         else sqlite_database(DATA_DIR / "openspc.sqlite3")
     )

@@ -72,6 +72,12 @@ def test_a_postgresql_url_becomes_a_persistent_health_checked_connection():
     assert db["OPTIONS"]["sslmode"] == "require"
 
 
+def test_postgresql_connections_come_from_a_pool_when_a_pool_size_is_set():
+    db = env.database_from_url("postgresql://spc@db.local/openspc", 60, pool_size=8)
+    assert db["OPTIONS"]["pool"]["max_size"] == 8
+    assert db["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+
+
 def test_sqlite_urls_are_relative_with_three_slashes_and_absolute_with_four():
     assert str(env.database_from_url("sqlite:///var/x.db", 0)["NAME"]) == "var/x.db"
     assert str(env.database_from_url("sqlite:////data/x.db", 0)["NAME"]) == "/data/x.db"
