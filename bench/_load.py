@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -60,7 +62,7 @@ class Plan:
 
 
 def _say(msg: str) -> None:
-    print(msg, flush=True)
+    print(msg, file=sys.stderr, flush=True)
 
 
 # --- generated data ---------------------------------------------------------------------------
@@ -245,37 +247,90 @@ MEASUREMENT_COLUMNS = ("id", "sample_id", "position", "value")
 VIOLATION_COLUMNS = ("plant_id", "characteristic_id", "sample_id", "rule", "severity", "points",
                      "requires_ack", "created_at", "superseded_at", "acknowledged_at",
                      "acknowledged_by_id", "reason_code_id", "comment")
+VIOLATION_OPTIONAL = ("chart",)  # written from the detection when the model has it
 
 
-def _check_columns() -> None:
-    """Fail loudly if the product's tables gained a column the loader does not write."""
+@dataclass
+class Table:
+    name: str
+    columns: tuple[str, ...]  # the columns the loader writes, then the defaulted ones
+    defaults: tuple  # values of the defaulted columns (their field defaults)
+    optional: tuple[str, ...] = ()
+
+
+def _table(model, known, optional=()) -> Table:
+    """The columns to write: the known ones, the optional ones the model has, and any other
+    column at its field default; fails loudly on a column without a default."""
+    from django.db import connection
+
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    missing = [c for c in known if c not in fields and c != "id"]
+    if missing:
+        raise SystemExit(f"{model._meta.db_table} lost columns {missing}; update bench/_load.py")
+    have_optional = tuple(c for c in optional if c in fields)
+    extra, defaults = [], []
+    for col, f in fields.items():
+        if col in known or col in have_optional or (col == "id" and "id" not in known):
+            continue
+        if f.has_default():
+            value = f.get_db_prep_save(f.get_default(), connection)
+        elif f.null:
+            value = None
+        else:
+            raise SystemExit(f"{model._meta.db_table}.{col} is new and has no default; "
+                             "update bench/_load.py")
+        extra.append(col)
+        defaults.append(value)
+    return Table(model._meta.db_table, (*known, *have_optional, *extra), tuple(defaults),
+                 have_optional)
+
+
+def tables() -> dict[str, Table]:
     from alerts.models import Violation
     from spc.models import Measurement, Sample
 
-    for model, cols in ((Sample, SAMPLE_COLUMNS), (Measurement, MEASUREMENT_COLUMNS),
-                        (Violation, ("id", *VIOLATION_COLUMNS))):
-        have = {f.column for f in model._meta.concrete_fields}
-        if have != set(cols):
-            raise SystemExit(f"{model._meta.db_table} columns changed: {sorted(have ^ set(cols))}; "
-                             "update bench/_load.py")
+    return {"sample": _table(Sample, SAMPLE_COLUMNS),
+            "measurement": _table(Measurement, MEASUREMENT_COLUMNS),
+            "violation": _table(Violation, VIOLATION_COLUMNS, VIOLATION_OPTIONAL)}
+
+
+def check_schema() -> None:
+    """The database's columns must be the models' (an edited initial migration would not be
+    applied to a database migrated before): otherwise recreate the benchmark database."""
+    from django.apps import apps
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for label in ("plants", "spc", "alerts"):
+            for model in apps.get_app_config(label).get_models():
+                table = model._meta.db_table
+                have = {c.name for c in connection.introspection.get_table_description(cur, table)}
+                want = {f.column for f in model._meta.concrete_fields}
+                if have != want:
+                    raise SystemExit(
+                        f"{table}: the database's columns differ from the model's "
+                        f"({sorted(have ^ want)}): the migrations changed since this database "
+                        "was made; rerun with --recreate.")
 
 
 def _violations(plan: Plan, ch, j: int, series: Series, version) -> list[tuple]:
-    """(step, sample_id, rule, severity, points, requires_ack) of what detect() finds."""
+    """(step, sample_id, rule, severity, points, requires_ack, chart) of what detect() finds."""
     from spc.evaluation import Row, Stage, detect
     from spc.rule_settings import enabled_rules, settings_for
 
     ids = [plan.sample_id(k, j) for k in range(plan.samples)]
     mean = [None if math.isnan(x) else x for x in series.mean.tolist()]
     count = [None if math.isnan(x) else int(x) for x in series.count.tolist()]
-    rows = [Row(i, None, n, m, None, None, c)
-            for i, n, m, c in zip(ids, series.n.tolist(), mean, count, strict=True)]
+    rng = [None if math.isnan(x) else x for x in series.range.tolist()]
+    sd = [None if math.isnan(x) else x for x in series.sd.tolist()]
+    rows = [Row(*r) for r in zip(ids, [None] * len(ids), series.n.tolist(), mean, rng, sd, count,
+                                 strict=True)]
     settings = settings_for(ch)
     out = []
     for d in detect(ch, Stage(version, version.effective_from, None), rows, 0, enabled_rules(ch)):
         s = settings[d.rule]
         out.append(((d.sample_id - 1) // plan.characteristics, d.sample_id, d.rule, s.severity,
-                    list(d.points), s.requires_ack))
+                    list(d.points), s.requires_ack, getattr(d, "chart", "primary")))
     return out
 
 
@@ -285,11 +340,13 @@ def _np_ts(t: datetime) -> np.datetime64:
 
 def load(plan: Plan) -> dict:
     """Load (or finish loading) the history. Returns figures: seconds, rows, database size."""
+    from django.conf import settings
     from django.db import connection, transaction
 
     from spc.models import ControlLimits, Sample
 
-    _check_columns()
+    check_schema()
+    tabs = tables()
     t_start = time.perf_counter()
     memo: dict[int, Series] = {}
 
@@ -302,9 +359,13 @@ def load(plan: Plan) -> dict:
     nslices = math.ceil(plan.samples / plan.slice_steps)
     todo = [s for s in range(nslices)
             if not Sample.objects.filter(pk=plan.sample_id(s * plan.slice_steps, 0)).exists()]
+    record = Path(settings.DATA_DIR) / "history-load.json"
     if not todo:
         _say(f"history: {plan.total:,} samples already loaded")
-        return {"loaded": False, "seconds": 0.0, **db_size()}
+        before = json.loads(record.read_text()) if record.exists() else {}
+        return {"loaded": False, "seconds": before.get("seconds", float("nan")),
+                "loaded_on": before.get("date"), "loaded_bytes": before.get("db_bytes"),
+                **db_size()}
     _say(f"history: {len(todo)} of {nslices} slices to load "
          f"({plan.characteristics} characteristics × {plan.samples:,} samples, "
          f"{plan.slice_steps} steps per transaction)")
@@ -326,7 +387,7 @@ def load(plan: Plan) -> dict:
     step = np.timedelta64(plan.interval_s * 1_000_000, "us")
     recorded_after = np.timedelta64(1_500_000, "us")
     pg = connection.vendor == "postgresql"
-    writer = _PgWriter(connection) if pg else _SqliteWriter(connection)
+    writer = (_PgWriter if pg else _SqliteWriter)(connection, tabs)
     t_load = time.perf_counter()
     done_rows = 0
     for i, s in enumerate(todo):
@@ -356,13 +417,18 @@ def load(plan: Plan) -> dict:
             cur.execute("ANALYZE")
     seconds = time.perf_counter() - t_start
     _say(f"history: loaded in {seconds:.0f} s")
-    return {"loaded": True, "seconds": seconds, **db_size()}
+    size = db_size()
+    if len(todo) == nslices:  # a complete load, not a resumed one: keep its figures
+        record.write_text(json.dumps({"seconds": seconds, "samples": plan.total,
+                                      "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+                                      "db_bytes": size["db_bytes"]}))
+    return {"loaded": True, "seconds": seconds, **size}
 
 
-def _rows_of(samples, sqlite: bool):
+def _rows_of(samples, sqlite: bool, extra: tuple):
     """Sample rows in (step, characteristic) order — the order a plant records them."""
     cols = []
-    for j, sid, ts, created, n, mean, rng, sd, count, ch, kind in samples:
+    for _j, sid, ts, created, n, mean, rng, sd, count, ch, kind in samples:
         if sqlite:
             ts_s = [t.replace("T", " ") for t in np.datetime_as_string(ts, unit="us").tolist()]
             cr_s = [t.replace("T", " ") for t in np.datetime_as_string(created, unit="us").tolist()]
@@ -374,83 +440,82 @@ def _rows_of(samples, sqlite: bool):
         sd_l = [None if x != x else x for x in sd.tolist()]
         count_l = [None if x != x else int(x) for x in count.tolist()]
         source = "TAG" if kind == "imr" else "MANUAL"
-        cols.append([(i, ch.pk, t, nn, m, r, d, c, "", "", "", source, False, "", cr, None)
+        cols.append([(i, ch.pk, t, nn, m, r, d, c, "", "", "", source, False, "", cr, None, *extra)
                      for i, t, nn, m, r, d, c, cr in zip(sid, ts_s, n.tolist(), mean_l, rng_l,
                                                           sd_l, count_l, cr_s, strict=True)])
     # interleave: step-major, characteristic-minor
     return [row for per_step in zip(*cols, strict=True) for row in per_step]
 
 
-def _measurement_rows(measurements):
+def _measurement_rows(measurements, extra: tuple):
     cols = []
-    for j, sid, vals, first_ids in measurements:
+    for _j, sid, vals, first_ids in measurements:
         rows = []
         for s, v, mid in zip(sid, vals.tolist(), first_ids, strict=True):
-            rows.append([(mid + p, s, p, x) for p, x in enumerate(v)])
+            rows.append([(mid + p, s, p, x, *extra) for p, x in enumerate(v)])
         cols.append(rows)
     return [row for per_step in zip(*cols, strict=True) for rows in per_step for row in rows]
 
 
-def _violation_rows(violations, base, step, plan: Plan, sqlite: bool):
+def _violation_rows(violations, base, step, plan: Plan, sqlite: bool, table: Table):
     out = []
-    for ch, (k, sample_id, rule, severity, points, requires_ack) in violations:
+    for ch, (k, sample_id, rule, severity, points, requires_ack, chart) in violations:
         j = (sample_id - 1) % plan.characteristics
         created = np.datetime_as_string(base[j] + step * k + np.timedelta64(2_000_000, "us"),
                                         unit="us").item()
         created = created.replace("T", " ") if sqlite else created + "+00"
-        out.append((ch.plant_id, ch.pk, sample_id, rule, severity,
-                    json.dumps(points), requires_ack, created, None, None, None, None, ""))
+        optional = (chart,) if table.optional else ()
+        out.append((ch.plant_id, ch.pk, sample_id, rule, severity, json.dumps(points),
+                    requires_ack, created, None, None, None, None, "", *optional,
+                    *table.defaults))
     return out
 
 
-class _SqliteWriter:
-    def __init__(self, connection):
+class _Writer:
+    def __init__(self, connection, tabs: dict[str, Table]):
         self.connection = connection
+        self.tabs = tabs
 
-    def write(self, plan, samples, measurements, violations, base, step):
-        cur = self.connection.connection.cursor()  # the raw sqlite3 connection, same PRAGMAs
-        for table, cols, rows in (
-            ("spc_sample", SAMPLE_COLUMNS, _rows_of(samples, True)),
-            ("spc_measurement", MEASUREMENT_COLUMNS, _measurement_rows(measurements)),
-            ("alerts_violation", VIOLATION_COLUMNS,
-             _violation_rows(violations, base, step, plan, True)),
-        ):
-            if rows:
-                cur.executemany(
-                    f'INSERT INTO "{table}" ({", ".join(map(_q, cols))}) '
-                    f'VALUES ({", ".join("?" * len(cols))})', rows)
-        cur.close()
+    def batches(self, plan, samples, measurements, violations, base, step):
+        sqlite = self.connection.vendor == "sqlite"
+        t = self.tabs
+        yield t["sample"], _rows_of(samples, sqlite, t["sample"].defaults)
+        yield t["measurement"], _measurement_rows(measurements, t["measurement"].defaults)
+        yield t["violation"], _violation_rows(violations, base, step, plan, sqlite,
+                                              t["violation"])
 
 
 def _q(col: str) -> str:
     return f'"{col}"'
 
 
-class _PgWriter:
-    def __init__(self, connection):
-        self.connection = connection
+class _SqliteWriter(_Writer):
+    def write(self, *args):
+        cur = self.connection.connection.cursor()  # the raw sqlite3 connection, same PRAGMAs
+        for table, rows in self.batches(*args):
+            if rows:
+                cur.executemany(
+                    f'INSERT INTO "{table.name}" ({", ".join(map(_q, table.columns))}) '
+                    f'VALUES ({", ".join("?" * len(table.columns))})', rows)
+        cur.close()
 
-    def write(self, plan, samples, measurements, violations, base, step):
+
+class _PgWriter(_Writer):
+    def write(self, *args):
         self.connection.ensure_connection()
         raw = self.connection.connection  # psycopg 3 connection inside Django's transaction
         with raw.cursor() as cur:
-            for table, cols, rows in (
-                ("spc_sample", SAMPLE_COLUMNS, _rows_of(samples, False)),
-                ("spc_measurement", MEASUREMENT_COLUMNS, _measurement_rows(measurements)),
-                ("alerts_violation", VIOLATION_COLUMNS,
-                 _violation_rows(violations, base, step, plan, False)),
-            ):
+            for table, rows in self.batches(*args):
                 if not rows:
                     continue
-                with cur.copy(f'COPY "{table}" ({", ".join(map(_q, cols))}) FROM STDIN') as copy:
+                cols = ", ".join(map(_q, table.columns))
+                with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
 
 
 def db_size() -> dict:
     """Size of the database on disk (SQLite: file + WAL; PostgreSQL: pg_database_size)."""
-    from pathlib import Path
-
     from django.db import connection
 
     if connection.vendor == "postgresql":
