@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "openspc.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "openspc.urls"
@@ -100,6 +101,8 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Covering indexes (INCLUDE) are a PostgreSQL feature; on SQLite they are plain indexes.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 # --- Redis: channel layer, Celery, cache --------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -6,6 +6,8 @@ all or nothing); a single sample is a batch of one. Side effects (live updates, 
 run after the transaction commits.
 """
 
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -59,7 +61,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
             errors[row] = exc.errors
     if errors:
         raise BatchInvalid(errors)
-    with transaction.atomic():
+    with _one_sqlite_writer(), transaction.atomic():
         ch = _locked(characteristic)
         # Server time is taken under the lock, so concurrent writers append in time order.
         stamp = timezone.now()
@@ -80,6 +82,19 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         result = [recorded[s.pk] for s in samples]
         transaction.on_commit(lambda: hooks.samples_recorded(ch, result))
     return result
+
+
+_sqlite_write = threading.Lock()
+
+
+def _one_sqlite_writer():
+    """On SQLite, writers of this process queue on a lock instead of SQLite's busy handler,
+    which sleeps in steps of up to 100 ms and woke waiting writers seconds late."""
+    # Inside an outer transaction the write lock is already held (IMMEDIATE): waiting on the
+    # Python lock there could deadlock with a writer that holds it and waits for SQLite.
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return nullcontext()
+    return _sqlite_write
 
 
 def _locked(ch: Characteristic) -> Characteristic:
