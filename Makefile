@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install demo bench lint clean
+.PHONY: run test install demo bench bench-pipeline lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: install
 
 bench: install
 	$(PY) bench/engine.py
+
+# Loads 10 M samples into /tmp/bench (SQLite) and openspc_bench (PostgreSQL) on first run.
+bench-pipeline: install
+	$(PY) bench/pipeline.py --db sqlite
+	$(PY) bench/pipeline.py --db postgresql
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis test-artifacts
