@@ -178,15 +178,18 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown CPU"
+
+
+def machine() -> str:
+    cpu = cpu_name()
     return (
         f"{cpu}, {os.cpu_count()} cores (benchmark on 1), Python {platform.python_version()}, "
         f"numpy {np.__version__}, {platform.system()} {platform.machine()}"

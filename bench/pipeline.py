@@ -653,14 +653,9 @@ HEAD = ["benchmark", "target", "rate", "p50", "p95", "p99", "max", "verdict", "n
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from engine import cpu_name  # bench/engine.py: this folder is on sys.path when run
+
+    cpu = cpu_name()
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
