@@ -94,6 +94,7 @@ __all__ = [
     "point_limits",
     "standard_given_limits",
     "u_limits",
+    "xbar_limits_from_statistics",
     "xbar_r_limits",
     "xbar_s_limits",
     "z_score",
@@ -463,14 +464,12 @@ def _mk(
     return Limits(out(cl), out(ucl), out(lcl), fit_sigma, out(sd), method, statistic, L)
 
 
-def _pooled_sigma(sg: V.Subgroups, spread: np.ndarray, kind: str) -> tuple[float, str]:
+def _pooled_sigma(ni: np.ndarray, n: int | None, spread: np.ndarray, kind: str) -> tuple[float, str]:
     chart = "X̄-R" if kind == "r" else "X̄-S"
-    if sg.n is not None:
-        n = sg.n
+    if n is not None:
         if kind == "r":
             return float(spread.mean()) / _tuples()["d2"][n], f"{chart}: σ = R̄/d2({n})"
         return float(spread.mean()) / _tuples()["c4"][n], f"{chart}: σ = S̄/c4({n})"
-    ni = sg.sizes
     if kind == "r":
         d2 = lookup("d2", ni)
         w = (d2 / lookup("d3", ni)) ** 2
@@ -490,23 +489,28 @@ def _pooled_sigma(sg: V.Subgroups, spread: np.ndarray, kind: str) -> tuple[float
 
 def _xbar_fit(subgroups: object, excluded: object, nsigma: object, kind: str) -> ChartLimits:
     L = _nsigma(nsigma)
-    chart = "X̄-R" if kind == "r" else "X̄-S"
     sg = V.Subgroups(subgroups, excluded)
-    sg.validate("subgroup", chart)
+    sg.validate("subgroup", "X̄-R" if kind == "r" else "X̄-S")
     means, spread = sg.reduce(kind)
-    sigma, method = _pooled_sigma(sg, spread, kind)
+    return _xbar_chart(means, spread, sg.sizes, sg.n, sg.positions, sg.excluded, L, kind)
+
+
+def _xbar_chart(means: np.ndarray, spread: np.ndarray, ni: np.ndarray, n: int | None,
+                positions: np.ndarray, excluded: tuple[int, ...], L: float, kind: str) -> ChartLimits:
+    """X̄-R / X̄-S limits from each kept subgroup's mean, spread (R or s) and size."""
+    sigma, method = _pooled_sigma(ni, n, spread, kind)
     if not sigma > 0:
         what = "range" if kind == "r" else "standard deviation"
         raise ZeroVariationError(
-            f"all {sg.k} subgroups have zero {what}: the process σ cannot be estimated "
+            f"all {ni.size} subgroups have zero {what}: the process σ cannot be estimated "
             f"({'R̄' if kind == 'r' else 'S̄'} = 0)"
         )
-    if sg.n is not None:
+    if n is not None:
         center = float(means.mean())
-        sizes = np.array([float(sg.n)])
+        sizes = np.array([float(n)])
     else:
-        center = float(np.sum(sg.sizes * means) / np.sum(sg.sizes))
-        sizes = sg.sizes.astype(float)
+        center = float(np.sum(ni * means) / np.sum(ni))
+        sizes = ni.astype(float)
     primary = _mk("xbar", sizes, center, sigma, L, method, sigma)
     if kind == "r":
         m2 = f"R: CL = d2(n)σ (= R̄), limits d2(n)σ ± {L:g}·d3(n)σ (= D3·R̄, D4·R̄), LCL ≥ 0"
@@ -517,13 +521,48 @@ def _xbar_fit(subgroups: object, excluded: object, nsigma: object, kind: str) ->
         primary,
         secondary,
         "xbar_r" if kind == "r" else "xbar_s",
-        sg.excluded,
-        _frozen_array(sg.positions, np.intp),
+        excluded,
+        _frozen_array(positions, np.intp),
         _frozen_array(means),
         _frozen_array(spread),
-        _frozen_array(sg.sizes, np.intp),
-        MappingProxyType({"n": float(sg.n)} if sg.n is not None else {}),
+        _frozen_array(ni, np.intp),
+        MappingProxyType({"n": float(n)} if n is not None else {}),
     )
+
+
+def xbar_limits_from_statistics(
+    means: object, spreads: object, sizes: object, kind: str = "r", excluded: object = None,
+    nsigma: float = 3.0,
+) -> ChartLimits:
+    """X̄-R (``kind="r"``, spreads are ranges) or X̄-S (``"s"``, sample standard deviations)
+    limits from each subgroup's stored mean, spread and size — the same result as
+    :func:`xbar_r_limits` / :func:`xbar_s_limits` on the raw values, without them."""
+    if kind not in ("r", "s"):
+        raise ParameterError(f"kind must be 'r' or 's', got {kind!r}")
+    L = _nsigma(nsigma)
+    m = V.as_float_1d(means, "mean")
+    sp = V.as_float_1d(spreads, "spread")
+    ni = V.as_float_1d(sizes, "size")
+    if not m.size == sp.size == ni.size:
+        raise ParameterError(f"{m.size} means, {sp.size} spreads and {ni.size} sizes: they must match")
+    mask = V.as_mask(excluded, m.size)
+    positions, excl = V.kept_positions(m.size, mask)
+    m, sp, ni = m[positions], sp[positions], ni[positions]
+    V.require_count(m.size, 2, "subgroup", len(excl))
+    V.check_finite(m, "mean", positions)
+    V.check_finite(sp, "spread", positions)
+    bad = (ni != np.floor(ni)) | (ni < 2) | (ni > MAX_N)
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise SubgroupSizeError(
+            f"subgroup {int(positions[j])} has size {ni[j]:g}; X̄ charts need subgroups of "
+            f"2..{MAX_N} values", index=int(positions[j]))
+    if (sp < 0).any():
+        j = int(np.argmax(sp < 0))
+        raise ParameterError(f"subgroup {int(positions[j])} has a negative spread {sp[j]:g}")
+    ni = ni.astype(np.intp)
+    n = int(ni[0]) if (ni == ni[0]).all() else None
+    return _xbar_chart(m, sp, ni, n, positions, excl, L, kind)
 
 
 def xbar_r_limits(subgroups: object, excluded: object = None, nsigma: float = 3.0) -> ChartLimits:
