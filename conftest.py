@@ -108,7 +108,8 @@ def browser_page(request, monkeypatch):
         page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))
         yield page
-        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        call = getattr(request.node, "rep_call", None)
+        if call is not None and call.failed:
             page.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
         context.close()
         browser.close()

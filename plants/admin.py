@@ -1,8 +1,7 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
 
 from plants import hierarchy
 from plants.models import Membership, Node, Plant
@@ -54,16 +53,6 @@ class NodeAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["plant", "parent"]
     raw_id_fields = ["parent"]
-
-    def delete_model(self, request, obj):
-        try:
-            hierarchy.delete_node(obj)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-
-    def delete_queryset(self, request, queryset):
-        for node in queryset:
-            self.delete_model(request, node)
 
 
 User = get_user_model()

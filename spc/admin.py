@@ -25,6 +25,12 @@ class CharacteristicAdmin(admin.ModelAdmin):
     readonly_fields = ["plant", "created_at", "created_by"]
     inlines = [ControlLimitsInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.samples.exists():
+            fields += ["chart_type", "subgroup_size"]  # the samples were taken for these
+        return fields
+
     def save_model(self, request, obj, form, change):
         obj.plant = obj.node.plant
         if not change:

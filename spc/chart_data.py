@@ -22,8 +22,8 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 
 from spc import engine
-from spc.evaluation import ROW_FIELDS, Row, Stage, stage_rows
-from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
+from spc.evaluation import ROW_FIELDS, stage_rows, stages, trial_fit
+from spc.fitting import PRIMARY, SECONDARY
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
 
 SAMPLE_FIELDS = (*ROW_FIELDS, "excluded", "exclusion_reason")
@@ -71,16 +71,6 @@ def _fetch(qs, fields, last: int | None) -> list[tuple]:
     rows = list(qs.order_by("-timestamp", "-id").values_list(*fields)[:last])
     rows.reverse()
     return rows
-
-
-def trial_fit(ch: Characteristic, rows: list[Row]) -> Fit | None:
-    """The trial limits (as `evaluation.trial_limits` fits them), or None while there are none."""
-    if len(rows) < 2:
-        return None
-    try:
-        return stored_limits(ch, fit(ch, rows))
-    except engine.EngineError:
-        return None
 
 
 def _floats(a: np.ndarray) -> list:
@@ -226,7 +216,8 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
     primary_stat = PRIMARY[kind]
     secondary_stat = SECONDARY.get(kind)
     samples = select_samples(ch, SAMPLE_FIELDS, last, start, end)
-    versions = list(ch.limit_versions.order_by("effective_from", "version"))
+    all_stages = stages(ch)  # [trial, one per version]: stage_of indexes this list
+    versions = [stage.version for stage in all_stages[1:]]
     bounds = [v.effective_from for v in versions]
     stage_of = [bisect_right(bounds, s[_TS]) for s in samples]  # 0: trial, i: versions[i - 1]
 
@@ -246,7 +237,7 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
 
     trial_rows = trial = None
     if m and stage_of[0] == 0:
-        trial_rows = stage_rows(ch, Stage(None, None, bounds[0] if bounds else None))
+        trial_rows = stage_rows(ch, all_stages[0])
         trial = trial_fit(ch, trial_rows)
 
     # The stage's kept samples before the selection, for the first stage the selection touches.
@@ -257,7 +248,7 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
             prefix = [r.mean for r in trial_rows if (r.timestamp, r.id) < first]
         else:
             i = stage_of[0]
-            stage = Stage(versions[i - 1], bounds[i - 1], bounds[i] if i < len(bounds) else None)
+            stage = all_stages[i]
             before = stage_rows(ch, stage, before=first, last=1 if kind == ChartType.IMR else None)
             prefix = [r.mean for r in before]
 

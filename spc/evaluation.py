@@ -14,7 +14,7 @@ import numpy as np
 from django.db.models import Q, Subquery
 
 from spc import engine
-from spc.fitting import PRIMARY, SECONDARY, fit, stored_limits
+from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
 
 
@@ -68,7 +68,8 @@ def stages(ch: Characteristic, since: datetime | None = None) -> list[Stage]:
 
 
 def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None) -> list[Row]:
-    """Non-excluded samples of a stage in time order (optionally only the last N before a point)."""
+    """Non-excluded samples of a stage in time order; optionally only those before
+    `(timestamp, id)`, and only the last N of them."""
     qs = Sample.objects.filter(characteristic=ch, excluded=False)
     if stage.start is not None:
         qs = qs.filter(timestamp__gte=stage.start)
@@ -94,21 +95,22 @@ def plotted(ch: Characteristic, rows: list[Row]) -> tuple[np.ndarray, np.ndarray
     return np.array([r.mean for r in rows], dtype=float), n
 
 
-def trial_limits(ch: Characteristic, rows: list[Row]):
-    """(center, σ) fitted to the trial rows, or None while they cannot support a fit."""
+def trial_fit(ch: Characteristic, rows: list[Row]) -> Fit | None:
+    """The trial limits fitted to the trial stage's rows, or None while they cannot support a
+    fit (fewer than 2 subgroups, no variation yet)."""
     if len(rows) < 2:
         return None
     try:
-        result = stored_limits(ch, fit(ch, rows))
+        return stored_limits(ch, fit(ch, rows))
     except engine.EngineError:
-        return None  # e.g. no variation yet: nothing can be judged
-    return result.center, result.sigma
+        return None
 
 
 def center_sigma(ch: Characteristic, stage: Stage, rows: list[Row]):
     if stage.version is not None:
         return stage.version.center, stage.version.sigma
-    return trial_limits(ch, rows)
+    trial = trial_fit(ch, rows)
+    return None if trial is None else (trial.center, trial.sigma)
 
 
 def z_scores(ch: Characteristic, rows: list[Row], center: float, sigma: float) -> np.ndarray:

@@ -3,6 +3,7 @@
 Every change makes a new version and keeps the old ones; exactly one version is active.
 """
 
+import math
 from dataclasses import asdict
 from datetime import datetime
 
@@ -45,8 +46,7 @@ def _out_of_control(ch: Characteristic, rows: list[Row], result) -> list[int]:
         return sorted(set(result.signals_upper.tolist()) | set(result.signals_lower.tolist()))
     if ch.chart_type == ChartType.EWMA:
         return [f.index for f in engine.ewma_signals(result)]
-    center = float(result.primary.center) if not hasattr(result.primary.center, "shape") else None
-    z = z_scores(ch, rows, center, result.primary.sigma)
+    z = z_scores(ch, rows, float(result.primary.center), result.primary.sigma)
     beyond = {i for i, value in enumerate(z) if abs(value) > result.primary.nsigma}
     if not beyond and ch.chart_type in SECONDARY:
         beyond = set(beyond_secondary(ch, rows, result.primary.sigma))
@@ -117,12 +117,17 @@ def manual(ch: Characteristic, user, reason: str, center: float, sigma: float | 
     """Limits entered by hand: a center and either the process σ or UCL/LCL."""
     statistic = PRIMARY[ch.chart_type]
     n = max(ch.subgroup_size, 1)
+    entered = {"center": center, "sigma": sigma, "ucl": ucl, "lcl": lcl}
     if statistic in ("p", "c", "u"):
         if ucl is not None or lcl is not None or sigma is not None:
             raise LimitsInvalid({"center": [
                 f"For a {statistic} chart give only the center ({statistic}̄): its limits "
                 "follow from it and each sample's size."]})
-        sigma = 1.0  # unused: these charts derive σ of each point from the center and n
+        if not (0 < center < 1 if statistic == "p" else center > 0):
+            bound = "strictly between 0 and 1" if statistic == "p" else "greater than 0"
+            raise LimitsInvalid({"center": [f"{statistic}̄ must be {bound}."]})
+        # σ of one unit, as calculated versions of these charts store it
+        sigma = math.sqrt(center * (1 - center)) if statistic == "p" else math.sqrt(center)
     if sigma is None:
         if ucl is None or lcl is None:
             raise LimitsInvalid({"sigma": ["Give the process σ, or both UCL and LCL."]})
@@ -150,8 +155,7 @@ def manual(ch: Characteristic, user, reason: str, center: float, sigma: float | 
         fit_ = Fit(**{**asdict(fit_), "secondary_center": float(sec.center[0]),
                       "secondary_ucl": float(sec.ucl[0]), "secondary_lcl": float(sec.lcl[0])})
     return _new_version(ch, fit_, source=LimitSource.MANUAL, reason=reason, user=user,
-                        options={"entered": {"center": center, "sigma": sigma, "ucl": ucl,
-                                             "lcl": lcl}},
+                        options={"entered": entered},
                         effective_from=effective_from)
 
 

@@ -1,6 +1,7 @@
 """Characteristics, their versioned control limits, and samples with their measurements."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from plants.models import Node, Plant
@@ -54,16 +55,20 @@ class Characteristic(models.Model):
     variable_subgroup_size = models.BooleanField(
         default=False, help_text="Accept samples whose size differs from the subgroup size."
     )
-    ewma_lambda = models.FloatField(default=0.2)
-    ewma_l = models.FloatField(default=3.0)
-    cusum_k = models.FloatField(default=0.5)
-    cusum_h = models.FloatField(default=5.0)
+    ewma_lambda = models.FloatField("EWMA λ", default=0.2, help_text="Weight of the newest point.")
+    ewma_l = models.FloatField("EWMA L", default=3.0, help_text="Width of the limits in σ.")
+    cusum_k = models.FloatField("CUSUM k", default=0.5, help_text="Allowance, in σ.")
+    cusum_h = models.FloatField("CUSUM h", default=5.0, help_text="Decision interval, in σ.")
     target = models.FloatField(null=True, blank=True)
-    usl = models.FloatField(null=True, blank=True)
-    lsl = models.FloatField(null=True, blank=True)
+    usl = models.FloatField("USL", null=True, blank=True)
+    lsl = models.FloatField("LSL", null=True, blank=True)
     sampling_interval = models.DurationField(null=True, blank=True)
     provider = models.CharField(max_length=8, choices=Provider.choices, default=Provider.MANUAL)
-    rule_settings = models.JSONField(default=dict, blank=True)
+    rule_settings = models.JSONField(
+        default=dict, blank=True,
+        help_text='Only what differs from the defaults, by rule number, e.g. '
+                  '{"2": {"enabled": false}, "7": {"requires_ack": false, "severity": "INFO"}}.',
+    )
     trial_min_subgroups = models.PositiveSmallIntegerField(
         default=20, help_text="Rules are evaluated in the trial phase once this many subgroups exist."
     )
@@ -84,6 +89,18 @@ class Characteristic(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from spc.rule_settings import validate
+
+        stored = self.rule_settings if isinstance(self.rule_settings, dict) else None
+        try:
+            if stored is None or not all(k.isdigit() for k in stored):
+                raise ValueError("Key the settings by rule number, e.g. {\"2\": {...}}.")
+            validate([{"rule": int(k), **v} if isinstance(v, dict) else None
+                      for k, v in stored.items()])
+        except ValueError as exc:
+            raise ValidationError({"rule_settings": str(exc)}) from None
 
     @property
     def is_attribute(self) -> bool:
@@ -128,6 +145,7 @@ class ControlLimits(models.Model):
     )
 
     class Meta:
+        verbose_name = "control limit version"
         ordering = ["characteristic", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["characteristic", "version"], name="unique_limit_version"),

@@ -44,6 +44,10 @@ def validate(items) -> dict[str, dict]:
     for item in items:
         if not isinstance(item, dict) or item.get("rule") not in RULES:
             raise ValueError("Each rule needs 'rule' between 1 and 8.")
+        unknown = sorted(set(item) - {"rule", "enabled", "requires_ack", "severity"})
+        if unknown:
+            raise ValueError(f"Rule {item['rule']}: unknown setting(s) {', '.join(unknown)}; "
+                             "use enabled, requires_ack, severity.")
         entry = {}
         for key in ("enabled", "requires_ack"):
             if key in item:

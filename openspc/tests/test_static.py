@@ -32,3 +32,9 @@ def test_the_login_page_includes_local_htmx(client):
     page = client.get("/login/").content.decode()
     assert '/static/django_htmx/htmx-2.min.js' in page
     assert "/static/openspc/app.js" in page
+
+
+@pytest.mark.django_db
+def test_favicon_ico_leads_to_the_bundled_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/openspc/favicon.svg"

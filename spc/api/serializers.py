@@ -6,7 +6,6 @@ from plants.models import Node
 from spc import rule_settings
 from spc.engine import MAX_N
 from spc.models import (
-    ATTRIBUTE_CHARTS,
     SUBGROUP_CHARTS,
     Characteristic,
     ChartType,
@@ -80,7 +79,7 @@ class CharacteristicSerializer(serializers.ModelSerializer):
             errors["usl"] = "USL must be greater than LSL."
         if not 0 < merged.get("ewma_lambda", 0.2) <= 1:
             errors["ewma_lambda"] = "λ must be in (0, 1]."
-        if chart in ATTRIBUTE_CHARTS and merged.get("variable_subgroup_size") and chart == ChartType.NP:
+        if chart == ChartType.NP and merged.get("variable_subgroup_size"):
             errors["variable_subgroup_size"] = "An np chart needs a constant sample size."
         if errors:
             raise serializers.ValidationError(errors)

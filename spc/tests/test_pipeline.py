@@ -190,8 +190,12 @@ def test_hand_entered_limits_of_a_p_chart_take_only_the_center():
     ch = CharacteristicFactory(chart_type=ChartType.P, subgroup_size=50)
     with pytest.raises(limit_versions.LimitsInvalid, match="give only the center"):
         limit_versions.manual(ch, None, "spec", center=0.1, ucl=0.2, lcl=0.0)
+    with pytest.raises(limit_versions.LimitsInvalid, match="between 0 and 1"):
+        limit_versions.manual(ch, None, "spec", center=1.5)
     version = limit_versions.manual(ch, None, "spec", center=0.1)
     assert version.ucl == pytest.approx(0.1 + 3 * (0.1 * 0.9 / 50) ** 0.5)
+    assert version.sigma == pytest.approx((0.1 * 0.9) ** 0.5)  # σ of one unit, as when fitted
+    assert version.options["entered"] == {"center": 0.1, "sigma": None, "ucl": None, "lcl": None}
 
 
 def test_a_range_beyond_its_limits_raises_rule_1_on_the_secondary_chart():
