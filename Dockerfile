@@ -15,4 +15,4 @@ COPY manage.py ./
 RUN pip install --no-cache-dir . && OPENSPC_SECRET_KEY=build python manage.py collectstatic --noinput
 ENV OPENSPC_DATA_DIR=/data
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "openspc.asgi:application"]
+CMD ["uvicorn", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "off", "--proxy-headers", "openspc.asgi:application"]

@@ -19,7 +19,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py load_demo
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) openspc.asgi:application
+	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan off openspc.asgi:application
 
 test: install
 	scripts/run-tests

@@ -8,7 +8,7 @@ or with the product's own variables (OPENSPC_DATABASE_URL, OPENSPC_DATA_DIR) set
 
 It migrates the database, loads a history of 1,000 characteristics × 10,000 samples straight
 into the tables (bench/_load.py: resumable, skipped once loaded; `--scale 0.1` loads 100
-characteristics), starts daphne on a free port of 127.0.0.1 with the same settings, logs in an
+characteristics), starts the web server (uvicorn, as `make run` does) on a free port of 127.0.0.1 with the same settings, logs in an
 Engineer for a token, and measures through the real server with keep-alive `http.client`
 connections:
 
@@ -141,21 +141,22 @@ def free_port() -> int:
 
 
 class Server:
-    """daphne on 127.0.0.1 with the benchmark's environment; stopped by its own pid."""
+    """The web server as `make run` starts it (uvicorn, openspc.asgi) on 127.0.0.1 with the
+    benchmark's environment, without its access log; stopped by its own pid."""
 
     def __init__(self, port: int):
         self.port = port
-        self.log = Path(os.environ["OPENSPC_DATA_DIR"]) / "daphne.log"
+        self.log = Path(os.environ["OPENSPC_DATA_DIR"]) / "server.log"
         env = os.environ.copy()
         env["OPENSPC_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
-             "openspc.asgi:application"],
+            [str(ROOT / ".venv" / "bin" / "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+             "--lifespan", "off", "--no-access-log", "openspc.asgi:application"],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"daphne exited ({self.proc.returncode}); see {self.log}")
+                raise SystemExit(f"the server exited ({self.proc.returncode}); see {self.log}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.request("GET", "/health")
@@ -166,7 +167,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise SystemExit(f"daphne did not answer /health within 60 s; see {self.log}")
+        raise SystemExit(f"the server did not answer /health within 60 s; see {self.log}")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far."""
@@ -362,7 +363,7 @@ def run_concurrent(port, token, server, gen, pks, clients, count, seconds):
 
 
 def run_health(port, server, count, seconds):
-    """GET /health: the cost of a request through daphne and Django with one trivial query."""
+    """GET /health: the cost of a request through the server and Django with one trivial query."""
     client = Client(port)
     times = []
     cpu0 = server.cpu_seconds()
@@ -454,9 +455,8 @@ def run_bulk(port, token, server, gen, pks, per_request, requests, seconds):
 def run_chart(port, token, chars_by_kind, last, per_kind, seconds):
     """Each characteristic twice through the server — the first read of its history (cold:
     whatever the OS has not cached must come from disk) and again (warm) — then in-process:
-    chart_data() and the JSON rendering DRF does."""
-    from rest_framework.renderers import JSONRenderer
-
+    chart_data() and its rendering as the view does it (orjson)."""
+    from spc.api.renderers import ORJSONRenderer
     from spc.chart_data import chart_data
 
     client = Client(port, token)
@@ -481,7 +481,7 @@ def run_chart(port, token, chars_by_kind, last, per_kind, seconds):
             data = chart_data(ch, last=last)
             out["service"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            JSONRenderer().render(data)
+            ORJSONRenderer().render(data)
             out["render"].append(time.perf_counter() - t)
         out["by_kind"][kind] = statistics.median(kt) if kt else float("nan")
     client.close()
@@ -593,7 +593,7 @@ def table_rows(r: dict) -> list[list[str]]:
     rows = []
     h = r.get("health")
     if h and h["n"]:
-        rows.append(["GET /health (server overhead: daphne + Django + 1 query)", "", "",
+        rows.append(["GET /health (server overhead: uvicorn + Django + 1 query)", "", "",
                      ms(h["p50"]), ms(h["p95"]), ms(h["p99"]), ms(h["max"]), "",
                      f"server CPU {h['server_cpu_ms']:.1f} ms/request"])
     s = r["single"]
@@ -638,7 +638,7 @@ def table_rows(r: dict) -> list[list[str]]:
         sv, rd = percentiles(ch["service"]), percentiles(ch["render"])
         rows.append([f"chart-data last={last:,}: chart_data() in-process", "", "",
                      ms(sv["p50"]), ms(sv["p95"]), "—", ms(sv["max"]), "",
-                     f"+ DRF JSON rendering {ms(rd['p50'])} (median)"])
+                     f"+ JSON rendering (orjson) {ms(rd['p50'])} (median)"])
     for kind, res in r["recalc"].items():
         for what, label in (("calculate", "calculate(last_n=3000) in-process"),
                             ("recalculate", "recalculate(last_n=3000) in-process"),
@@ -785,7 +785,7 @@ def main() -> None:
     server = Server(free_port())
     try:
         token = login(server.port, password)
-        say(f"daphne on 127.0.0.1:{server.port}, logged in as {USERNAME}")
+        say(f"server on 127.0.0.1:{server.port}, logged in as {USERNAME}")
         run_single(server.port, token, server, gen, writable, 30, 30, "warm-up")
         results = {"database": database_label(), "characteristics": plan.characteristics,
                    "per_char": plan.samples, "load": load, "clients": args.clients,
@@ -847,6 +847,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if shutil.which("daphne", path=str(ROOT / ".venv" / "bin")) is None:
-        raise SystemExit("daphne is not installed in .venv (make install)")
+    if shutil.which("uvicorn", path=str(ROOT / ".venv" / "bin")) is None:
+        raise SystemExit("uvicorn is not installed in .venv (make install)")
     main()

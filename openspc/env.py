@@ -103,7 +103,7 @@ def database_from_url(url: str, conn_max_age: int, pool_size: int = 0) -> dict:
         path = unquote(parts.path)[1:]
         if not path:
             raise ImproperlyConfigured(f"{PREFIX}DATABASE_URL={url!r} names no SQLite file")
-        return sqlite_database(Path(path))
+        return sqlite_database(Path(path), conn_max_age)
     if parts.scheme in ("postgres", "postgresql"):
         name = unquote(parts.path.lstrip("/"))
         if not name:
@@ -133,11 +133,14 @@ def database_from_url(url: str, conn_max_age: int, pool_size: int = 0) -> dict:
     )
 
 
-def sqlite_database(path: Path) -> dict:
-    """SQLite in WAL mode, waiting on locks instead of failing, with durable commits."""
+def sqlite_database(path: Path, conn_max_age: int = 60) -> dict:
+    """SQLite in WAL mode, waiting on locks instead of failing, with durable commits. Each web
+    thread keeps its connection for `conn_max_age` seconds (opening one with its PRAGMAs cost
+    ~1 ms of a request)."""
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
+        "CONN_MAX_AGE": conn_max_age,
         "OPTIONS": {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",

@@ -32,7 +32,6 @@ USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,7 +65,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
-    "openspc.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "openspc.urls"
@@ -97,7 +95,7 @@ DATABASES = {
     "default": (
         database_from_url(_database_url, CONN_MAX_AGE, DB_POOL_SIZE)
         if _database_url
-        else sqlite_database(DATA_DIR / "openspc.sqlite3")
+        else sqlite_database(DATA_DIR / "openspc.sqlite3", CONN_MAX_AGE)
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -194,6 +192,8 @@ STATICFILES_FINDERS = [
 ]
 WHITENOISE_USE_FINDERS = True
 
+# Threads serving HTTP in each web process (openspc/asgi.py); each keeps a database connection.
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_MB", 20, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
@@ -201,7 +201,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "openspc.api_auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

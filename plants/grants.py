@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
+from plants.access import forget
 from plants.models import Membership, Plant
 from plants.roles import Role, actions_for
 
@@ -51,9 +52,11 @@ def grant_role(user, plant: Plant, role: Role) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         user=user, plant=plant, defaults={"role": role}
     )
+    forget(user)
     return membership
 
 
 def revoke_role(user, plant: Plant) -> None:
     for membership in Membership.objects.filter(user=user, plant=plant):
         membership.delete()
+    forget(user)

@@ -2,6 +2,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from plants import grants
+from plants.access import forget
 from plants.models import Membership, Plant
 
 
@@ -20,8 +21,16 @@ def delete_role_groups(sender, instance, **kwargs):
 def membership_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         grants.sync_membership(instance)
+        _forget_roles(instance)
 
 
 @receiver(post_delete, sender=Membership)
 def membership_deleted(sender, instance, **kwargs):
     grants.drop_membership(instance)
+    _forget_roles(instance)
+
+
+def _forget_roles(membership):
+    """The user object the membership holds (if loaded) must read its plants again."""
+    if Membership.user.is_cached(membership):
+        forget(membership.user)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from django.db.models import Q, Subquery
 
+from openspc import plain_sql
 from spc import engine
 from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
@@ -51,9 +52,22 @@ class Detection:
     chart: str = "primary"  # or "secondary": the R, S or MR chart (rule 1 only)
 
 
+# The newest limit version of a characteristic; plain SQL because it runs for every sample
+# recorded (the ORM took ~0.35 ms to compile it, the query itself ~0.05 ms).
+_NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
+
+
 def stages(ch: Characteristic, since: datetime | None = None) -> list[Stage]:
     """The stages of a characteristic in time order; with `since`, only those reaching it
     (the version in force at `since` and any later ones, read in one query)."""
+    if since is not None:
+        # The common case — everything since lies in the newest stage — in one plain query.
+        found = plain_sql.fetch(ControlLimits, _NEWEST_VERSION, [ch.pk])
+        newest = found[0] if found else None
+        if newest is None:
+            return [Stage(None, None, None)]
+        if newest.effective_from <= since:
+            return [Stage(newest, newest.effective_from, None)]
     qs = ch.limit_versions.order_by("effective_from", "version")
     if since is not None:
         in_force = qs.filter(effective_from__lte=since).order_by(

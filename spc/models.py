@@ -169,8 +169,9 @@ class Source(models.TextChoices):
 class Sample(models.Model):
     """One subgroup (or one attribute count) with its stored statistics; never deleted."""
 
+    # No index of its own: sample_char_time starts with it (migration 0002).
     characteristic = models.ForeignKey(
-        Characteristic, on_delete=models.PROTECT, related_name="samples"
+        Characteristic, on_delete=models.PROTECT, related_name="samples", db_index=False
     )
     timestamp = models.DateTimeField()
     n = models.PositiveIntegerField(help_text="Number of values, or the inspected sample size.")
@@ -192,8 +193,9 @@ class Sample(models.Model):
     class Meta:
         ordering = ["timestamp", "id"]
         indexes = [
-            # Covering on PostgreSQL: chart, window and fit reads become index-only scans
-            # instead of one random heap page per point (SQLite ignores INCLUDE).
+            # Covering: chart, window and fit reads become index-only scans instead of one
+            # random table page per point. SQLite has no INCLUDE; migration 0002 makes the
+            # included columns trailing keys there.
             models.Index(
                 fields=["characteristic", "timestamp", "id"], name="sample_char_time",
                 include=["n", "mean", "range", "sd", "count", "excluded"],

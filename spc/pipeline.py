@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from spc import hooks
+from openspc import plain_sql
+from spc import hooks, sample_rows
 from spc.evaluation import Detection, detect, stage_rows, stages
-from spc.models import SHEWHART_CHARTS, Characteristic, Measurement, Sample
+from spc.models import SHEWHART_CHARTS, Characteristic, Sample
 from spc.rule_settings import enabled_rules
 from spc.sample_input import SampleInvalid, SampleRequest, clean
 
@@ -68,7 +69,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         for request, c in zip(requests, cleaned, strict=True):
             if request.timestamp is None:
                 c.timestamp = stamp
-        samples = _insert(ch, cleaned, user)
+        samples = sample_rows.insert(ch, cleaned, user, stamp)
         recorded = {s.pk: Recorded(s) for s in samples}
         detections, judged = _evaluate_new(ch, samples)
         stored = hooks.store_violations(ch, detections, judged)
@@ -102,24 +103,7 @@ def _locked(ch: Characteristic) -> Characteristic:
     as its write transactions start IMMEDIATE and so already run one at a time."""
     if not connection.features.has_select_for_update:
         return ch
-    return Characteristic.objects.select_for_update().get(pk=ch.pk)
-
-
-def _insert(ch: Characteristic, cleaned, user) -> list[Sample]:
-    samples = Sample.objects.bulk_create([
-        Sample(characteristic=ch, timestamp=c.timestamp, n=c.n, mean=c.mean, range=c.range,
-               sd=c.sd, count=c.count, batch=c.batch, operator=c.operator, comment=c.comment,
-               source=c.source, created_by=user)
-        for c in cleaned
-    ])
-    for sample, c in zip(samples, cleaned, strict=True):
-        sample._values = c.values  # the response needs them; no need to read them back
-    Measurement.objects.bulk_create([
-        Measurement(sample=s, position=i, value=v)
-        for s, c in zip(samples, cleaned, strict=True)
-        for i, v in enumerate(c.values)
-    ])
-    return samples
+    return plain_sql.fetch(Characteristic, "WHERE id = %s FOR UPDATE", [ch.pk])[0]
 
 
 def _evaluate_new(ch: Characteristic, samples: list[Sample]):
@@ -135,8 +119,10 @@ def _evaluate_new(ch: Characteristic, samples: list[Sample]):
             continue
         # Trial fits and EWMA/CUSUM read the whole stage; an established Shewhart chart reads the
         # rule window before the new samples, and one row more to notice any sample after them.
-        shewhart = stage.version is not None and ch.chart_type in SHEWHART_CHARTS
-        rows = stage_rows(ch, stage, last=WINDOW + len(in_stage) if shewhart else None)
+        if stage.version is not None and ch.chart_type in SHEWHART_CHARTS:
+            rows = sample_rows.window(ch, stage.start, stage.end, WINDOW + len(in_stage))
+        else:
+            rows = stage_rows(ch, stage)
         if any(r.id not in new_ids and r.timestamp > earliest for r in rows):
             # Out of order (historical import into a history): re-judge from there on.
             return reevaluate_detections(ch, earliest, rules)

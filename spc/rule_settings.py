@@ -1,6 +1,6 @@
 """Per-characteristic settings of the eight Nelson rules, with their defaults."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 from spc.models import DEFAULT_SEVERITY, SHEWHART_CHARTS, Characteristic, Severity
 
@@ -19,16 +19,21 @@ def default(rule: int) -> RuleSetting:
     return RuleSetting(rule, severity=DEFAULT_SEVERITY.get(rule, Severity.WARNING))
 
 
+_DEFAULTS = {rule: default(rule) for rule in RULES}
+_KEYS = ("enabled", "requires_ack", "severity")
+
+
 def settings_for(ch: Characteristic) -> dict[int, RuleSetting]:
     """Every rule's setting; EWMA and CUSUM charts only signal on their own limits (rule 1)."""
     stored = ch.rule_settings or {}
+    shewhart = ch.chart_type in SHEWHART_CHARTS
     out = {}
     for rule in RULES:
-        base = asdict(default(rule))
-        base.update({k: v for k, v in stored.get(str(rule), {}).items() if k in base})
-        if ch.chart_type not in SHEWHART_CHARTS and rule != 1:
-            base["enabled"] = False
-        out[rule] = RuleSetting(**base)
+        setting = _DEFAULTS[rule]
+        changes = {k: v for k, v in stored.get(str(rule), {}).items() if k in _KEYS}
+        if not shewhart and rule != 1:
+            changes["enabled"] = False
+        out[rule] = replace(setting, **changes) if changes else setting
     return out
 
 

@@ -150,6 +150,27 @@ class SampleSerializer(serializers.ModelSerializer):
         return ViolationBriefSerializer(live, many=True).data
 
 
+_TIMESTAMP = serializers.DateTimeField()
+
+
+def recorded_payload(sample, violations) -> dict:
+    """`SampleSerializer(sample).data` for a sample just recorded (its values and live
+    violations in hand), built directly: a ModelSerializer builds its fields on every use,
+    ~0.7 ms of a request that must take a few. A test holds the two equal."""
+    return {
+        "id": sample.pk, "characteristic": sample.characteristic_id,
+        "timestamp": _TIMESTAMP.to_representation(sample.timestamp),
+        "values": list(sample._values), "count": sample.count, "n": sample.n,
+        "mean": sample.mean, "range": sample.range, "sd": sample.sd, "batch": sample.batch,
+        "operator": sample.operator, "comment": sample.comment, "source": sample.source,
+        "excluded": sample.excluded, "exclusion_reason": sample.exclusion_reason,
+        "created_by": sample.created_by_id,
+        "violations": [{"id": v.pk, "rule": v.rule, "chart": v.chart, "severity": v.severity,
+                        "points": list(v.points), "requires_ack": v.requires_ack}
+                       for v in violations],
+    }
+
+
 class ControlLimitsSerializer(serializers.ModelSerializer):
     class Meta:
         model = ControlLimits

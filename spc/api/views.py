@@ -11,19 +11,22 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes
+from rest_framework.decorators import api_view, parser_classes, renderer_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import DateTimeField, IntegerField
 from rest_framework.generics import ListCreateAPIView, RetrieveUpdateAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from alerts.models import Violation
-from plants.access import get_for_user, scope
+from plants.access import get_by_pk, scope
 from plants.api import require
 from plants.roles import Action
 from spc import limit_versions, sample_edits
+from spc.api.chart_schema import ChartDataSerializer
+from spc.api.renderers import ORJSONRenderer
 from spc.api.serializers import (
     CharacteristicSerializer,
     ControlLimitsSerializer,
@@ -32,6 +35,7 @@ from spc.api.serializers import (
     RecalculateSerializer,
     SampleInputSerializer,
     SampleSerializer,
+    recorded_payload,
 )
 from spc.models import Characteristic, ControlLimits, Source
 from spc.pipeline import MAX_BATCH, BatchInvalid, record_samples
@@ -39,7 +43,7 @@ from spc.sample_input import SampleInvalid, SampleRequest
 
 
 def characteristic_for(request, pk, action=Action.VIEW) -> Characteristic:
-    return get_for_user(Characteristic.objects.all(), request.user, action, pk=pk)
+    return get_by_pk(Characteristic, request.user, pk, action)
 
 
 def _established():
@@ -93,9 +97,7 @@ def _input(raw) -> SampleRequest:
 
 
 def _created_payload(recorded) -> dict:
-    sample = recorded.sample
-    sample._violations = recorded.violations
-    return SampleSerializer(sample).data
+    return recorded_payload(recorded.sample, recorded.violations)
 
 
 def _samples_queryset(ch):
@@ -309,10 +311,32 @@ def _range_params(request):
     return out
 
 
-@extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=OpenApiTypes.OBJECT)
+@extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=ChartDataSerializer)
 @api_view(["GET"])
+@renderer_classes([ORJSONRenderer, BrowsableAPIRenderer])
 def chart_data_view(request, pk):
-    """Points of the control chart (`last=N` or `from`/`to`) with the limits in force at each."""
+    """The control chart of the last N samples (`last`, default 100) or of `from`/`to`, as
+    columns: one list per field, all of the same length, item i describing point i (in time
+    order, excluded samples included).
+
+    Shared by both charts: `sample_id`, `timestamp` (ISO 8601, UTC), `n`, `excluded`,
+    `exclusion_reason` ("" when none), `limits_version` (the version in force, null in the
+    trial stage). Then `primary` and `secondary` (null for charts without one), each with
+    `statistic` and the columns `value`, `center`, `ucl`, `lcl` (the limits in force at each
+    point), `z` (as the rules judged it; null when excluded) and `rules` (the rules fired at
+    each point, [] for none); a CUSUM primary chart adds `upper` and `lower` (C⁺, C⁻). Null
+    means no value. `versions` describes the limit versions involved, `trial` the trial
+    limits when the selection reaches the trial stage.
+
+        {"sample_id": [101, 102], "timestamp": ["2026-01-05T08:00:00+00:00", "…"],
+         "n": [5, 5], "excluded": [false, true], "exclusion_reason": ["", "Gauge dropped"],
+         "limits_version": [2, 2],
+         "primary": {"statistic": "xbar", "value": [74.01, 74.2], "center": [74.0, 74.0],
+                     "ucl": [74.013, 74.013], "lcl": [73.987, 73.987], "z": [0.7, null],
+                     "rules": [[], []]},
+         "secondary": {"statistic": "r", …}, "versions": [{"version": 2, …}], "trial": null,
+         "characteristic": {"id": 7, …}}
+    """
     from spc.chart_data import chart_data
 
     ch = characteristic_for(request, pk)

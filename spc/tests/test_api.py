@@ -293,5 +293,32 @@ def test_recording_one_sample_takes_a_bounded_number_of_queries(cast, api,
     url = f"/api/v1/characteristics/{ch.pk}/samples/"
     for v in [10.0, 10.2, 9.9, 10.1, 9.8] * 4:
         api.post(url, {"values": [v]}, format="json")
-    with django_assert_max_num_queries(16):
+    # token user, characteristic, plant roles; BEGIN, lock (PostgreSQL), sample, measurements,
+    # limit version, rule window, a violation if one fires, COMMIT
+    with django_assert_max_num_queries(11):
         assert api.post(url, {"values": [10.05]}, format="json").status_code == 201
+
+
+def test_the_201_body_equals_the_stored_sample_as_listed(cast, api):
+    """The POST answer is built without a serializer; it must say what GET …/samples/ says of
+    the stored row, violations included."""
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    created = api.post(url, {"values": [14.25], "batch": "B-7", "operator": "ann",
+                             "comment": "after the tool change"}, format="json")
+    assert created.status_code == 201
+    body = created.json()
+    assert [(v["rule"], v["severity"]) for v in body["violations"]] == [(1, "CRITICAL")]
+    listed = api.get(url).json()["results"][0]
+    assert body == listed
+
+
+def test_a_sample_posted_with_a_timestamp_keeps_it_exactly(cast, api):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    moment = "2026-03-04T05:06:07.123456+02:00"
+    body = api.post(url, {"values": [10.0], "timestamp": moment}, format="json").json()
+    assert body["timestamp"] == "2026-03-04T03:06:07.123456Z"
+    stored = Sample.objects.get(pk=body["id"])
+    assert stored.timestamp.isoformat() == "2026-03-04T03:06:07.123456+00:00"
+    assert list(stored.measurements.values_list("position", "value")) == [(0, 10.0)]

@@ -69,8 +69,8 @@ def test_plant_to_acknowledged_violation_through_the_api_for_every_chart_type(ca
             raised += r.json()["violations"]
         assert raised, f"{chart}: a shift of 2σ sustained over 15 samples raised no violation"
         chart_data = api.get(f"{base}/chart-data/?last=45").json()
-        assert len(chart_data["primary"]["points"]) == 45
-        assert any(p["rules"] for p in chart_data["primary"]["points"])
+        assert len(chart_data["sample_id"]) == len(chart_data["primary"]["value"]) == 45
+        assert any(chart_data["primary"]["rules"])
         capability = api.get(f"{base}/capability/?last=30")
         if chart in ("p", "np", "c", "u"):
             assert capability.status_code == 400

@@ -1,15 +1,21 @@
-"""Chart data: every selected point with the limits in force at it, its z-score and its rules."""
+"""Chart data, as columns: every selected point with the limits in force at it, its z-score and
+its rules."""
 
 import json
 import math
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from pytest import approx
+from rest_framework.test import APIClient
 
 from alerts.models import Violation
+from plants.models import Level
+from plants.tests.factories import NodeFactory
 from spc import engine, limit_versions
+from spc.api.renderers import dumps
 from spc.chart_data import chart_data
 from spc.models import ChartType, Sample
 from spc.pipeline import record_samples
@@ -22,6 +28,8 @@ pytestmark = pytest.mark.django_db
 T0 = timezone.now() - timedelta(days=10)
 MINUTE = timedelta(minutes=1)
 D2_2 = 2 / math.sqrt(math.pi)  # d2(2)
+SHARED = ("sample_id", "timestamp", "n", "excluded", "exclusion_reason", "limits_version")
+PER_CHART = ("value", "center", "ucl", "lcl", "z", "rules")
 
 
 def _values(ch, values, start=T0):
@@ -46,8 +54,107 @@ def _sample(ch, i):
     return Sample.objects.filter(characteristic=ch).order_by("timestamp", "id")[i]
 
 
-def _field(points, name):
-    return [p[name] for p in points]
+def _refuse(token):
+    raise AssertionError(f"{token} is not JSON")
+
+
+def _json(data) -> dict:
+    """The payload as the API writes it (NaN as null), read back with a strict parser."""
+    return json.loads(dumps(data), parse_constant=_refuse)
+
+
+def _chart(ch, **selection) -> dict:
+    return _json(chart_data(ch, **selection))
+
+
+def _limits(chart, a=None, b=None):
+    return list(zip(chart["center"], chart["ucl"], chart["lcl"], strict=True))[a:b]
+
+
+def _columns(data) -> list[list]:
+    """Every per-point column of a payload: the shared ones, then each chart's."""
+    charts = [c for c in (data["primary"], data["secondary"]) if c is not None]
+    return [data[k] for k in SHARED] + [c[k] for c in charts for k in c if k != "statistic"]
+
+
+def test_the_shared_columns_come_once_and_every_column_has_one_item_per_point():
+    ch = _established(ChartType.XBAR_R, center=74.0, sigma=0.01, subgroup_size=3)
+    _values(ch, [[74.0, 74.01, 73.99]] * 3 + [[74.1, 74.0, 74.0]])
+    set_excluded(_sample(ch, 1), True, "Wrong gauge", None)
+    samples = list(Sample.objects.filter(characteristic=ch).order_by("timestamp", "id"))
+
+    data = _chart(ch)
+
+    assert data["sample_id"] == [s.pk for s in samples]
+    assert data["timestamp"] == [s.timestamp.isoformat() for s in samples]
+    assert data["n"] == [3] * 4 and data["limits_version"] == [1] * 4
+    assert data["excluded"] == [False, True, False, False]
+    assert data["exclusion_reason"] == ["", "Wrong gauge", "", ""]
+    for chart in (data["primary"], data["secondary"]):
+        assert set(chart) == {"statistic", *PER_CHART}  # nothing shared is repeated per chart
+    assert {len(c) for c in _columns(data)} == {4}
+
+
+def test_in_process_the_columns_are_numpy_arrays_with_nan_for_no_value():
+    ch = _established()
+    _values(ch, [10, 11, 19])
+    set_excluded(_sample(ch, 2), True, "Gauge dropped", None)
+
+    data = chart_data(ch)
+
+    assert data["sample_id"].dtype == np.int64 and data["excluded"].dtype == bool
+    assert data["timestamp"].dtype == np.dtype("datetime64[us]")
+    assert data["timestamp"][0].item() == _sample(ch, 0).timestamp.replace(tzinfo=None)
+    assert np.isnan(data["primary"]["z"][2]) and np.isnan(data["secondary"]["value"][0])
+
+
+def test_timestamps_are_iso_8601_in_utc_with_the_offset_to_the_microsecond():
+    ch = _established()
+    whole = T0.replace(microsecond=0)
+    stamps = [whole, whole + timedelta(microseconds=1500), whole + timedelta(seconds=1)]
+    record_samples(ch, [SampleRequest(values=[10], timestamp=t) for t in stamps])
+
+    timestamps = _chart(ch)["timestamp"]
+
+    assert timestamps == [t.isoformat() for t in stamps]
+    assert timestamps[0] == whole.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def test_the_rules_of_each_point_are_its_live_violations_on_each_chart():
+    ch = _established(center=10.0, sigma=1.0)
+    _values(ch, [10, 10.2, 16, 10.1, 10, 14.5, 10.3, 10])
+    correct(_sample(ch, 5), SampleRequest(values=[10.4]), "typing error", None)
+
+    data = _chart(ch)
+
+    live = Violation.objects.filter(characteristic=ch, superseded_at__isnull=True)
+    for chart in ("primary", "secondary"):
+        fired: dict[int, set[int]] = {}
+        for sample_id, rule in live.filter(chart=chart).values_list("sample_id", "rule"):
+            fired.setdefault(sample_id, set()).add(rule)
+        assert data[chart]["rules"] == [sorted(fired.get(i, ())) for i in data["sample_id"]]
+    assert data["primary"]["rules"][2] == [1] and data["secondary"]["rules"][2] == [1]
+    assert data["primary"]["rules"][5] == []  # superseded by the correction
+
+
+def test_the_api_sends_no_value_as_null_and_the_same_columns(cast):
+    ch = CharacteristicFactory(node=NodeFactory(plant=cast.plant, level=Level.LINE))
+    limit_versions.manual(ch, None, "known process", center=10.0, sigma=1.0,
+                          effective_from=T0 - timedelta(days=1))
+    _values(ch, [10, 11, 19, 9])
+    set_excluded(_sample(ch, 2), True, "Gauge dropped", None)
+    client = APIClient()
+    client.force_authenticate(cast.operator)
+    url = f"/api/v1/characteristics/{ch.pk}/chart-data/?last=10"
+
+    r = client.get(url)
+
+    assert r.status_code == 200 and r["Content-Type"] == "application/json"
+    assert b"NaN" not in r.content and b"Infinity" not in r.content
+    body = json.loads(r.content, parse_constant=_refuse)
+    assert body["secondary"]["value"][0] is None and body["primary"]["z"][2] is None
+    assert body == _chart(ch, last=10)
+    assert client.get(url, HTTP_ACCEPT="text/html").status_code == 200  # the browsable API
 
 
 def test_points_before_a_new_version_carry_the_old_limits_and_points_from_it_on_the_new():
@@ -56,13 +163,13 @@ def test_points_before_a_new_version_carry_the_old_limits_and_points_from_it_on_
     t1 = T0 + 4 * MINUTE  # exactly the time of the fifth point: it belongs to version 2
     limit_versions.manual(ch, None, "process shifted", center=12.0, sigma=0.5, effective_from=t1)
 
-    data = chart_data(ch)
-    points = data["primary"]["points"]
+    data = _chart(ch)
+    primary = data["primary"]
 
-    assert _field(points, "limits_version") == [1] * 4 + [2] * 4
-    assert [(p["center"], p["ucl"], p["lcl"]) for p in points[:4]] == [(10.0, 13.0, 7.0)] * 4
-    assert [(p["center"], p["ucl"], p["lcl"]) for p in points[4:]] == [(12.0, 13.5, 10.5)] * 4
-    assert points[1]["z"] == approx(1.0) and points[5]["z"] == approx(2.0)
+    assert data["limits_version"] == [1] * 4 + [2] * 4
+    assert _limits(primary, 0, 4) == [(10.0, 13.0, 7.0)] * 4
+    assert _limits(primary, 4) == [(12.0, 13.5, 10.5)] * 4
+    assert primary["z"][1] == approx(1.0) and primary["z"][5] == approx(2.0)
     assert [(v["version"], v["is_active"]) for v in data["versions"]] == [(1, False), (2, True)]
     assert data["versions"][1]["effective_from"] == t1.isoformat()
     assert data["trial"] is None
@@ -73,14 +180,14 @@ def test_the_moving_range_restarts_with_each_limit_version_and_uses_its_sigma():
     _values(ch, [10, 11, 9, 10.5, 12, 13])
     limit_versions.manual(ch, None, "new", center=12.0, sigma=0.5, effective_from=T0 + 4 * MINUTE)
 
-    secondary = chart_data(ch)["secondary"]
+    secondary = _chart(ch)["secondary"]
 
     assert secondary["statistic"] == "mr"
-    assert _field(secondary["points"], "value") == [None, 1.0, 2.0, 1.5, None, 1.0]
-    assert secondary["points"][1]["center"] == approx(D2_2 * 1.0)
-    assert secondary["points"][5]["center"] == approx(D2_2 * 0.5)
-    assert secondary["points"][5]["lcl"] == 0.0
-    assert secondary["points"][5]["z"] == approx((1.0 - D2_2 * 0.5) / (engine.d3(2) * 0.5))
+    assert secondary["value"] == [None, 1.0, 2.0, 1.5, None, 1.0]
+    assert secondary["center"][1] == approx(D2_2 * 1.0)
+    assert secondary["center"][5] == approx(D2_2 * 0.5)
+    assert secondary["lcl"][5] == 0.0
+    assert secondary["z"][5] == approx((1.0 - D2_2 * 0.5) / (engine.d3(2) * 0.5))
 
 
 def test_the_trial_stage_is_judged_against_limits_fitted_to_its_non_excluded_samples():
@@ -91,17 +198,17 @@ def test_the_trial_stage_is_judged_against_limits_fitted_to_its_non_excluded_sam
     center = sum(kept) / len(kept)
     sigma = sum(abs(b - a) for a, b in zip(kept, kept[1:], strict=False)) / 5 / D2_2
 
-    data = chart_data(ch)
-    points = data["primary"]["points"]
+    data = _chart(ch)
+    primary = data["primary"]
 
     assert data["trial"] == approx({"center": center, "sigma": sigma, "ucl": center + 3 * sigma,
                                     "lcl": center - 3 * sigma})
-    assert {p["limits_version"] for p in points} == {None}
-    assert points[0]["ucl"] == approx(center + 3 * sigma)
-    assert points[0]["z"] == approx((10 - center) / sigma)
+    assert data["limits_version"] == [None] * 7
+    assert primary["ucl"][0] == approx(center + 3 * sigma)
+    assert primary["z"][0] == approx((10 - center) / sigma)
     assert data["versions"] == []
     # a shorter selection is still judged against the trial limits of the whole stage
-    assert chart_data(ch, last=2)["primary"]["points"][0]["center"] == approx(center)
+    assert _chart(ch, last=2)["primary"]["center"][0] == approx(center)
 
 
 def test_the_trial_limits_come_from_the_trial_stage_only_and_appear_only_when_it_is_shown():
@@ -110,25 +217,26 @@ def test_the_trial_limits_come_from_the_trial_stage_only_and_appear_only_when_it
     limit_versions.manual(ch, None, "established", center=55.0, sigma=2.0,
                           effective_from=T0 + 4 * MINUTE)
 
-    data = chart_data(ch)
+    data = _chart(ch)
 
     assert data["trial"]["center"] == approx(10.5)
-    assert _field(data["primary"]["points"], "center") == approx([10.5] * 4 + [55.0] * 2)
+    assert data["primary"]["center"] == approx([10.5] * 4 + [55.0] * 2)
+    assert data["limits_version"] == [None] * 4 + [1] * 2
     assert [v["version"] for v in data["versions"]] == [1]
-    assert chart_data(ch, last=2)["trial"] is None
+    assert _chart(ch, last=2)["trial"] is None
 
 
 def test_a_point_without_limits_yet_shows_its_value_and_nothing_else():
     ch = CharacteristicFactory(chart_type=ChartType.IMR)
     _values(ch, [10.2])
 
-    data = chart_data(ch)
-    (point,) = data["primary"]["points"]
+    data = _chart(ch)
+    primary = data["primary"]
 
-    assert point["value"] == 10.2
-    assert (point["center"], point["ucl"], point["lcl"], point["z"]) == (None,) * 4
+    assert primary["value"] == [10.2]
+    assert (primary["center"], primary["ucl"], primary["lcl"], primary["z"]) == ([None],) * 4
     assert data["trial"] is None
-    assert data["secondary"]["points"][0]["value"] is None
+    assert data["secondary"]["value"] == [None]
 
 
 def test_a_p_chart_with_varying_sample_size_gets_limits_per_point():
@@ -138,18 +246,17 @@ def test_a_p_chart_with_varying_sample_size_gets_limits_per_point():
     limit_versions.recalculate(ch, None, "phase I", effective_from=T0)
     pbar = sum(c for c, _ in pairs) / sum(n for _, n in pairs)
 
-    data = chart_data(ch)
-    points = data["primary"]["points"]
-    at_80 = points[2]
+    data = _chart(ch)
+    p = data["primary"]
 
-    assert data["primary"]["statistic"] == "p" and data["secondary"] is None
-    assert at_80["n"] == 80 and at_80["value"] == approx(8 / 80)
-    assert at_80["ucl"] == approx(pbar + 3 * math.sqrt(pbar * (1 - pbar) / 80))
-    assert at_80["lcl"] == approx(max(0.0, pbar - 3 * math.sqrt(pbar * (1 - pbar) / 80)))
-    assert at_80["z"] == approx((8 / 80 - pbar) / math.sqrt(pbar * (1 - pbar) / 80))
-    assert points[1]["ucl"] == approx(pbar + 3 * math.sqrt(pbar * (1 - pbar) / 40))
-    assert points[1]["ucl"] > points[0]["ucl"] > at_80["ucl"]
-    assert _field(points, "center") == approx([pbar] * len(pairs))
+    assert p["statistic"] == "p" and data["secondary"] is None
+    assert data["n"][2] == 80 and p["value"][2] == approx(8 / 80)
+    assert p["ucl"][2] == approx(pbar + 3 * math.sqrt(pbar * (1 - pbar) / 80))
+    assert p["lcl"][2] == approx(max(0.0, pbar - 3 * math.sqrt(pbar * (1 - pbar) / 80)))
+    assert p["z"][2] == approx((8 / 80 - pbar) / math.sqrt(pbar * (1 - pbar) / 80))
+    assert p["ucl"][1] == approx(pbar + 3 * math.sqrt(pbar * (1 - pbar) / 40))
+    assert p["ucl"][1] > p["ucl"][0] > p["ucl"][2]
+    assert p["center"] == approx([pbar] * len(pairs))
 
 
 def test_excluded_points_are_present_marked_and_have_no_z():
@@ -157,23 +264,24 @@ def test_excluded_points_are_present_marked_and_have_no_z():
     _values(ch, [10, 11, 19, 9])
     set_excluded(_sample(ch, 2), True, "Gauge dropped", None)
 
-    points = chart_data(ch)["primary"]["points"]
+    data = _chart(ch)
+    primary = data["primary"]
 
-    assert _field(points, "excluded") == [False, False, True, False]
-    assert points[2]["exclusion_reason"] == "Gauge dropped"
-    assert points[2]["value"] == 19.0 and points[2]["ucl"] == 13.0
-    assert points[2]["z"] is None
-    assert points[2]["rules"] == []  # its rule-1 violation was superseded by the exclusion
-    assert [p["z"] for p in points if not p["excluded"]] == approx([0.0, 1.0, -1.0])
+    assert data["excluded"] == [False, False, True, False]
+    assert data["exclusion_reason"] == ["", "", "Gauge dropped", ""]
+    assert primary["value"][2] == 19.0 and primary["ucl"][2] == 13.0
+    assert primary["z"][2] is None
+    assert primary["rules"][2] == []  # its rule-1 violation was superseded by the exclusion
+    assert [primary["z"][i] for i in (0, 1, 3)] == approx([0.0, 1.0, -1.0])
 
 
 def test_rules_list_only_the_live_violations_of_each_point():
     ch = _established(center=10.0, sigma=1.0)
     _values(ch, [10, 14.5, 10, 12.5, 13.5, 10])
-    before = [p["rules"] for p in chart_data(ch)["primary"]["points"]]
+    before = _chart(ch)["primary"]["rules"]
     correct(_sample(ch, 1), SampleRequest(values=[10.2]), "typing error", None)
 
-    after = [p["rules"] for p in chart_data(ch)["primary"]["points"]]
+    after = _chart(ch)["primary"]["rules"]
 
     assert before == [[], [1], [], [5], [1, 5], []]
     assert after == [[], [], [], [], [1, 5], []]
@@ -187,75 +295,78 @@ def test_the_moving_range_skips_an_excluded_point():
     _values(ch, [10, 11, 30, 12, 12.5])
     set_excluded(_sample(ch, 2), True, "Wrong part measured", None)
 
-    points = chart_data(ch)["secondary"]["points"]
+    data = _chart(ch)
+    secondary = data["secondary"]
 
-    assert _field(points, "value") == approx([None, 1.0, 19.0, 1.0, 0.5])
-    assert _field(points, "excluded") == [False, False, True, False, False]
-    assert points[2]["z"] is None and points[3]["z"] is not None
+    assert secondary["value"] == approx([None, 1.0, 19.0, 1.0, 0.5])
+    assert data["excluded"] == [False, False, True, False, False]
+    assert secondary["z"][2] is None and secondary["z"][3] is not None
     # the excluded 30 no longer makes the moving ranges around it signal
-    assert [p["rules"] for p in points] == [[], [], [], [], []]
+    assert secondary["rules"] == [[], [], [], [], []]
 
 
 def test_the_last_points_continue_the_moving_range_from_the_point_before_them():
     ch = _established()
     _values(ch, [10, 11, 12.5, 12, 11])
 
-    assert _field(chart_data(ch, last=2)["secondary"]["points"], "value") == approx([0.5, 1.0])
+    assert _chart(ch, last=2)["secondary"]["value"] == approx([0.5, 1.0])
     set_excluded(_sample(ch, 2), True, "Wrong part measured", None)
-    assert _field(chart_data(ch, last=2)["secondary"]["points"], "value") == approx([1.0, 1.0])
+    assert _chart(ch, last=2)["secondary"]["value"] == approx([1.0, 1.0])
 
 
 def test_a_time_range_selects_the_points_in_it_both_ends_included():
     ch = _established()
     _values(ch, [10, 11, 12, 13, 14])
 
-    data = chart_data(ch, start=T0 + MINUTE, end=T0 + 3 * MINUTE)
-    both = chart_data(ch, last=2, start=T0, end=T0 + 3 * MINUTE)
+    data = _chart(ch, start=T0 + MINUTE, end=T0 + 3 * MINUTE)
+    both = _chart(ch, last=2, start=T0, end=T0 + 3 * MINUTE)
+    none = _chart(ch, last=0)
 
-    assert _field(data["primary"]["points"], "value") == [11.0, 12.0, 13.0]
-    assert _field(both["primary"]["points"], "value") == [12.0, 13.0]
-    assert chart_data(ch, last=0)["primary"]["points"] == []
+    assert data["primary"]["value"] == [11.0, 12.0, 13.0]
+    assert both["primary"]["value"] == [12.0, 13.0]
+    assert none["sample_id"] == none["timestamp"] == none["primary"]["value"] == []
+    assert none["secondary"]["rules"] == [] and none["versions"] == []
 
 
 def test_an_xbar_r_chart_plots_means_with_the_range_chart_beside_them():
     ch = _established(ChartType.XBAR_R, center=74.0, sigma=0.01, subgroup_size=5)
     _values(ch, [[74.03, 74.002, 74.019, 73.992, 74.008], [73.995, 73.992, 74.001, 74.011, 74.004]])
 
-    data = chart_data(ch)
-    mean, r = data["primary"]["points"][0], data["secondary"]["points"][0]
+    data = _chart(ch)
+    mean, r = data["primary"], data["secondary"]
 
-    assert mean["value"] == approx(74.0102) and mean["n"] == 5
-    assert mean["ucl"] == approx(74.0 + 3 * 0.01 / math.sqrt(5))
-    assert data["secondary"]["statistic"] == "r"
-    assert r["value"] == approx(74.03 - 73.992)
-    assert r["center"] == approx(engine.d2(5) * 0.01)
-    assert r["ucl"] == approx((engine.d2(5) + 3 * engine.d3(5)) * 0.01)
-    assert r["z"] == approx((0.038 - engine.d2(5) * 0.01) / (engine.d3(5) * 0.01))
+    assert mean["value"][0] == approx(74.0102) and data["n"] == [5, 5]
+    assert mean["ucl"][0] == approx(74.0 + 3 * 0.01 / math.sqrt(5))
+    assert r["statistic"] == "r"
+    assert r["value"][0] == approx(74.03 - 73.992)
+    assert r["center"][0] == approx(engine.d2(5) * 0.01)
+    assert r["ucl"][0] == approx((engine.d2(5) + 3 * engine.d3(5)) * 0.01)
+    assert r["z"][0] == approx((0.038 - engine.d2(5) * 0.01) / (engine.d3(5) * 0.01))
 
 
 def test_an_ewma_chart_plots_the_ewma_statistic_and_continues_it_into_a_short_selection():
     ch = _established(ChartType.EWMA, center=10.0, sigma=1.0, ewma_lambda=0.2, ewma_l=3.0)
     _values(ch, [11, 12, 9, 10])
 
-    points = chart_data(ch)["primary"]["points"]
+    primary = _chart(ch)["primary"]
 
-    assert _field(points, "value") == approx([10.2, 10.56, 10.248, 10.1984])
-    assert points[0]["ucl"] == approx(10.0 + 3 * math.sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)))
-    assert points[0]["z"] == approx(0.2 / math.sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)))
-    assert chart_data(ch, last=1)["primary"]["points"][0]["value"] == approx(10.1984)
+    assert primary["value"] == approx([10.2, 10.56, 10.248, 10.1984])
+    assert primary["ucl"][0] == approx(10.0 + 3 * math.sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)))
+    assert primary["z"][0] == approx(0.2 / math.sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)))
+    assert _chart(ch, last=1)["primary"]["value"] == approx([10.1984])
 
 
 def test_a_cusum_chart_plots_the_upper_and_lower_sums_against_the_decision_interval():
     ch = _established(ChartType.CUSUM, center=10.0, sigma=1.0, cusum_k=0.5, cusum_h=5.0)
     _values(ch, [11, 12, 9])
 
-    points = chart_data(ch)["primary"]["points"]
+    primary = _chart(ch)["primary"]
 
-    assert _field(points, "upper") == approx([0.5, 2.0, 0.5])
-    assert _field(points, "lower") == approx([0.0, 0.0, 0.5])
-    assert {(p["center"], p["ucl"], p["lcl"]) for p in points} == {(0.0, 5.0, -5.0)}
-    assert _field(points, "value") == [None] * 3
-    assert chart_data(ch, last=1)["primary"]["points"][0]["upper"] == approx(0.5)
+    assert primary["upper"] == approx([0.5, 2.0, 0.5])
+    assert primary["lower"] == approx([0.0, 0.0, 0.5])
+    assert set(_limits(primary)) == {(0.0, 5.0, -5.0)}
+    assert primary["value"] == [None] * 3
+    assert _chart(ch, last=1)["primary"]["upper"] == approx([0.5])
 
 
 @pytest.mark.parametrize("chart_type, primary, secondary", [
@@ -263,7 +374,7 @@ def test_a_cusum_chart_plots_the_upper_and_lower_sums_against_the_decision_inter
     (ChartType.P, "p", None), (ChartType.NP, "np", None), (ChartType.C, "c", None),
     (ChartType.U, "u", None), (ChartType.EWMA, "ewma", None), (ChartType.CUSUM, "cusum", None),
 ])
-def test_every_chart_type_gives_plain_json_in_its_trial_stage(chart_type, primary, secondary):
+def test_every_chart_type_gives_strict_json_in_its_trial_stage(chart_type, primary, secondary):
     size = {ChartType.XBAR_R: 3, ChartType.XBAR_S: 3, ChartType.P: 20, ChartType.NP: 20,
             ChartType.U: 5}.get(chart_type, 1)
     ch = CharacteristicFactory(chart_type=chart_type, subgroup_size=size, target=10.0)
@@ -273,14 +384,14 @@ def test_every_chart_type_gives_plain_json_in_its_trial_stage(chart_type, primar
         _values(ch, [[x + d for d in (0, 0.3, -0.2)[:size]] for x in (10, 10.4, 9.7, 10.2, 9.9)])
     set_excluded(_sample(ch, 1), True, "test", None)
 
-    data = chart_data(ch)
+    data = _chart(ch)  # parsed strictly: no NaN or Infinity anywhere
 
-    json.dumps(data, allow_nan=False)
     assert data["primary"]["statistic"] == primary
     assert (data["secondary"] or {}).get("statistic") == secondary
     assert data["trial"] is not None
-    assert all(p["ucl"] is not None for p in data["primary"]["points"])
-    assert [p["z"] is None for p in data["primary"]["points"]][:2] == [False, True]
+    assert None not in data["primary"]["ucl"]
+    assert [z is None for z in data["primary"]["z"]][:2] == [False, True]
+    assert {len(c) for c in _columns(data)} == {len(data["sample_id"])}
 
 
 def _many(ch, count, batch=250):
@@ -303,10 +414,12 @@ def test_the_queries_for_500_points_are_few_and_do_not_grow_with_the_points(
 
     with django_assert_max_num_queries(5):
         data = chart_data(established, last=500)
-    assert len(data["primary"]["points"]) == 500
-    kept = [p for p in data["primary"]["points"] if not p["excluded"]]
-    assert any(p["rules"] for p in kept)
-    assert all((1 in p["rules"]) == (abs(p["z"]) > 3) for p in kept)  # as the pipeline judged
+    primary = data["primary"]
+    assert len(primary["value"]) == 500
+    kept = np.flatnonzero(~data["excluded"])
+    assert kept.size == 499 and any(primary["rules"][i] for i in kept)
+    # as the pipeline judged
+    assert all((1 in primary["rules"][i]) == (abs(primary["z"][i]) > 3) for i in kept)
     with django_assert_max_num_queries(5):
         data = chart_data(trial, last=500)
-    assert len(data["secondary"]["points"]) == 500 and data["trial"] is not None
+    assert len(data["secondary"]["value"]) == 500 and data["trial"] is not None
