@@ -5,8 +5,9 @@ Django's own ASGI handler runs every request in a fresh thread-sensitive context
 starts a thread per request (and Django opens a new database connection on it), and each
 sync/async boundary in the middleware chain costs another hop. All our views are synchronous
 (the ORM is), so HTTP goes to the WSGI handler on `OPENSPC_WEB_THREADS` long-lived threads
-(a2wsgi): each keeps its database connection, and a request costs no thread start. Measured on
-`GET /health` under uvicorn: 7.8 → 3.1 ms per request with the machine busy (docs/performance.md).
+(openspc.wsgi_bridge): each keeps its database connection, and a request costs one hop to its
+thread and one back. Measured on `GET /health` under uvicorn: 7.8 → 0.8 ms per request
+(docs/performance.md).
 """
 
 import os
@@ -18,16 +19,17 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 django_wsgi_app = get_wsgi_application()  # sets Django up before the imports below
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from openspc.routing import websocket_urlpatterns  # noqa: E402
+from openspc.wsgi_bridge import WSGIBridge  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),
+        "http": WSGIBridge(django_wsgi_app, threads=settings.WEB_THREADS,
+                           max_body=settings.MAX_REQUEST_BYTES),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -1,0 +1,142 @@
+"""The web process as `make run` starts it: uvicorn serving openspc.asgi, with HTTP going through
+openspc.wsgi_bridge to Django on its thread pool. A real server on a free port, real sockets."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import plotly
+import pytest
+
+from openspc.wsgi_bridge import _environ
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSPC_")}
+    env.update(OPENSPC_DATA_DIR=str(data), OPENSPC_MAX_REQUEST_MB="1",
+               OPENSPC_ALLOWED_HOSTS="127.0.0.1", OPENSPC_WEB_THREADS="2",
+               DJANGO_SETTINGS_MODULE="openspc.settings")
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                   env=env, check=True, capture_output=True, timeout=120)
+    port = _free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+         "--lifespan", "off", "openspc.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (data / "server.log").read_text()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            assert time.monotonic() < deadline, "uvicorn did not listen within 60 s"
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def _request(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {},
+                     encode_chunked=body is not None and not isinstance(body, bytes | str))
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def test_health_and_a_json_error_come_back_whole(server):
+    status, headers, body = _request(server, "GET", "/health")
+    assert (status, json.loads(body)) == (200, {"status": "healthy", "database": "connected"})
+    status, _, body = _request(server, "GET", "/api/v1/plants/?x=%C3%A9")
+    assert status == 401 and "credentials" in json.loads(body)["detail"]
+
+
+def test_a_posted_body_reaches_django(server):
+    status, _, body = _request(
+        server, "POST", "/api/v1/auth/token/",
+        body=json.dumps({"username": "nobody", "password": "wrong"}),
+        headers={"Content-Type": "application/json"})
+    assert status == 400
+    assert "Unable to log in" in json.dumps(json.loads(body))
+
+
+def test_a_large_static_file_is_streamed_complete(server):
+    """plotly.min.js (several MB) is streamed from the thread in chunks; every byte arrives."""
+    bundled = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    status, headers, body = _request(server, "GET", "/static/vendor/plotly.min.js")
+    assert status == 200
+    assert body == bundled.read_bytes()
+    assert int(headers["content-length"]) == len(body)
+
+
+def test_a_body_over_the_limit_is_413_declared_or_chunked(server):
+    big = b"[" + b"1," * 600_000 + b"1]"  # 1.2 MB against OPENSPC_MAX_REQUEST_MB=1
+    status, _, body = _request(server, "POST", "/api/v1/auth/token/", body=big,
+                               headers={"Content-Type": "application/json"})
+    assert status == 413 and "limit" in json.loads(body)["detail"]
+
+    def chunks():
+        for i in range(0, len(big), 65536):
+            yield big[i:i + 65536]
+
+    status, _, body = _request(server, "POST", "/api/v1/auth/token/", body=chunks(),
+                               headers={"Content-Type": "application/json",
+                                        "Transfer-Encoding": "chunked"})
+    assert status == 413 and "limit" in json.loads(body)["detail"]
+
+
+def test_cookies_and_repeated_response_headers_survive(server):
+    status, _, _ = _request(server, "GET", "/login/")
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    conn.request("GET", "/login/")
+    response = conn.getresponse()
+    response.read()
+    cookies = response.msg.get_all("Set-Cookie") or []
+    conn.close()
+    assert status == 200
+    assert any(c.startswith("csrftoken=") and "HttpOnly" in c for c in cookies)
+
+
+def test_the_environ_follows_pep_3333():
+    scope = {
+        "type": "http", "method": "POST", "root_path": "/spc", "path": "/spc/a/é",
+        "query_string": b"q=%C3%A9&x=1", "http_version": "1.1", "scheme": "https",
+        "server": ("plant.example", 443), "client": ("10.0.0.7", 51000),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"2"),
+                    (b"x-forwarded-for", b"10.0.0.1"), (b"x-forwarded-for", b"10.0.0.2"),
+                    (b"host", b"plant.example")],
+    }
+    environ = _environ(scope, b"{}", 2)
+    assert environ["SCRIPT_NAME"] == "/spc"
+    assert environ["PATH_INFO"] == "/a/é".encode().decode("latin-1")
+    assert environ["QUERY_STRING"] == "q=%C3%A9&x=1"
+    assert (environ["CONTENT_TYPE"], environ["CONTENT_LENGTH"]) == ("application/json", "2")
+    assert environ["HTTP_X_FORWARDED_FOR"] == "10.0.0.1,10.0.0.2"
+    assert (environ["REMOTE_ADDR"], environ["SERVER_PORT"]) == ("10.0.0.7", "443")
+    assert environ["wsgi.url_scheme"] == "https"
+    assert environ["wsgi.input"].read() == b"{}"
+    # A declared length over the limit is passed on unread, so the size check can refuse it.
+    assert _environ({**scope, "headers": [(b"content-length", b"99999999")]}, b"",
+                    99999999)["CONTENT_LENGTH"] == "99999999"
