@@ -33,8 +33,8 @@ class WSGIBridge:
             body = b""  # not kept: the size check answers 413 from the declared length
             await self._drain(receive)
         else:
-            body = await self._read_body(receive)
-            if len(body) > self.max_body:
+            body, complete = await self._read_body(receive)
+            if not complete:
                 await self._drain(receive)
         environ = _environ(scope, body, declared)
         loop = asyncio.get_running_loop()
@@ -45,19 +45,21 @@ class WSGIBridge:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"".join(chunks)})
 
-    async def _read_body(self, receive) -> bytes:
-        """The whole body, or the first max_body + 1 bytes of one that is too large."""
+    async def _read_body(self, receive) -> tuple[bytes, bool]:
+        """(the body, True) — or, for one that is too large, (its first chunks, past the
+        limit, and False while the client is still sending the rest)."""
         parts, size = [], 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return b"".join(parts), True
             chunk = message.get("body", b"")
             parts.append(chunk)
             size += len(chunk)
-            if size > self.max_body or not message.get("more_body", False):
-                break
-        return b"".join(parts)
+            if not message.get("more_body", False):
+                return b"".join(parts), True
+            if size > self.max_body:
+                return b"".join(parts), False
 
     async def _drain(self, receive) -> None:
         """Read and drop the rest of a body that is too large (up to DRAIN_AT_MOST), so that

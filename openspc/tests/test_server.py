@@ -140,3 +140,48 @@ def test_the_environ_follows_pep_3333():
     # A declared length over the limit is passed on unread, so the size check can refuse it.
     assert _environ({**scope, "headers": [(b"content-length", b"99999999")]}, b"",
                     99999999)["CONTENT_LENGTH"] == "99999999"
+
+
+def _bridge_call(messages, max_body=10):
+    """Run WSGIBridge on a scripted request; what the app saw and what was sent."""
+    import asyncio
+
+    from openspc.wsgi_bridge import WSGIBridge
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen["length"] = environ.get("CONTENT_LENGTH")
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    pending = list(messages)
+
+    async def receive():
+        if not pending:
+            raise AssertionError("receive() called after the last message: the request hangs")
+        return pending.pop(0)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    asyncio.run(WSGIBridge(app, threads=1, max_body=max_body)(scope, receive, send))
+    return seen, sent
+
+
+def test_a_body_whose_last_chunk_crosses_the_limit_is_not_waited_for():
+    seen, sent = _bridge_call([{"type": "http.request", "body": b"12345", "more_body": True},
+                               {"type": "http.request", "body": b"6789012", "more_body": False}])
+    assert seen == {"length": "12", "body": b"123456789012"}  # over 10: the app answers 413
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b"ok"
+
+
+def test_the_rest_of_a_too_large_body_is_drained_before_answering():
+    seen, _ = _bridge_call([{"type": "http.request", "body": b"123456789012", "more_body": True},
+                            {"type": "http.request", "body": b"x" * 100, "more_body": True},
+                            {"type": "http.request", "body": b"", "more_body": False}])
+    assert seen["length"] == "12"
