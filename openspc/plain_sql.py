@@ -9,45 +9,58 @@ conversions (datetimes, JSON, booleans) Django itself applies.
 
 from django.db import connections
 
-_COLUMNS: dict[tuple[str, type], tuple[str, list[str], list[tuple]]] = {}
+_COLUMNS: dict[tuple[str, type], tuple[list[str], list[str], list[tuple]]] = {}
 
 
-def _columns(model, alias: str):
-    key = (alias, model)
+def _known(model, using: str):
+    key = (using, model)
     known = _COLUMNS.get(key)
     if known is None:
-        connection = connections[alias]
+        connection = connections[using]
         fields = model._meta.concrete_fields
-        quote = connection.ops.quote_name
-        select = ", ".join(quote(f.column) for f in fields)
-        names = [f.attname for f in fields]
         converters = []
         for i, field in enumerate(fields):
             col = field.get_col(model._meta.db_table)
             found = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
             if found:
                 converters.append((i, found, col))
-        known = _COLUMNS[key] = (f"SELECT {select} FROM {quote(model._meta.db_table)}", names,
+        known = _COLUMNS[key] = ([f.column for f in fields], [f.attname for f in fields],
                                  converters)
     return known
 
 
+def columns(model, alias: str | None = None, using: str = "default") -> str:
+    """The select list of `model`'s columns (qualified by `alias`), in the order `instance`
+    reads them."""
+    quote = connections[using].ops.quote_name
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + quote(c) for c in _known(model, using)[0])
+
+
+def width(model, using: str = "default") -> int:
+    return len(_known(model, using)[0])
+
+
+def instance(model, row, using: str = "default"):
+    """A `model` instance from the first `width(model)` values of `row` (as `columns` lists
+    them), converted as the ORM converts them."""
+    _, names, converters = _known(model, using)
+    values = list(row[:len(names)])
+    connection = connections[using]
+    for i, funcs, col in converters:
+        value = values[i]
+        for func in funcs:
+            value = func(value, col, connection)
+        values[i] = value
+    return model.from_db(using, names, values)
+
+
 def fetch(model, where: str, params, using: str = "default") -> list:
     """Instances of `model` from `SELECT <its columns> FROM <its table> <where>`; `where` holds
-    the rest of the statement (WHERE, ORDER BY, LIMIT) with %s placeholders."""
-    select, names, converters = _columns(model, using)
+    the rest of the statement (WHERE, ORDER BY, LIMIT, FOR UPDATE) with %s placeholders."""
     connection = connections[using]
+    table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"{select} {where}", params)
+        cursor.execute(f"SELECT {columns(model, using=using)} FROM {table} {where}", params)
         rows = cursor.fetchall()
-    out = []
-    for row in rows:
-        if converters:
-            row = list(row)
-            for i, funcs, col in converters:
-                value = row[i]
-                for func in funcs:
-                    value = func(value, col, connection)
-                row[i] = value
-        out.append(model.from_db(using, names, row))
-    return out
+    return [instance(model, row, using) for row in rows]

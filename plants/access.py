@@ -35,6 +35,16 @@ _PERMITTED_SQL = (
 )
 
 
+_USER_WITH_ROLES_SQL = (
+    f"SELECT {plain_sql.columns(User, 'u')}, p.codename, gop.content_object_id "
+    f"FROM {User._meta.db_table} u "
+    f"LEFT JOIN ({User.groups.through._meta.db_table} ug "
+    f"JOIN {PlantGroupObjectPermission._meta.db_table} gop ON gop.group_id = ug.group_id "
+    f"JOIN {Permission._meta.db_table} p ON p.id = gop.permission_id) ON ug.user_id = u.id "
+    "{where}"
+)
+
+
 def _is_global(user) -> bool:
     return bool(user.is_active and user.is_superuser)
 
@@ -51,6 +61,25 @@ def _by_action(user) -> dict[str, frozenset[int]]:
         cached = {k: frozenset(v) for k, v in by_action.items()}
         setattr(user, _CACHE, cached)
     return cached
+
+
+def user_with_roles(where: str, params):
+    """The active-or-not user chosen by `where` (on the user table, aliased `u`), with the plants
+    they may act on already read — one query for both instead of two, on every API request
+    authenticated by token. None when no user matches."""
+    with connection.cursor() as cursor:
+        cursor.execute(_USER_WITH_ROLES_SQL.format(where=where), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    user = plain_sql.instance(User, rows[0])
+    by_action: dict[str, set[int]] = {a.value: set() for a in Action}
+    for row in rows:
+        codename, plant_id = row[-2], row[-1]
+        if codename in by_action:
+            by_action[codename].add(plant_id)
+    setattr(user, _CACHE, {k: frozenset(v) for k, v in by_action.items()})
+    return user
 
 
 def forget(user) -> None:

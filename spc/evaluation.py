@@ -54,16 +54,19 @@ class Detection:
 
 # The newest limit version of a characteristic; plain SQL because it runs for every sample
 # recorded (the ORM took ~0.35 ms to compile it, the query itself ~0.05 ms).
-_NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
+NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
+_UNREAD = object()
 
 
-def stages(ch: Characteristic, since: datetime | None = None) -> list[Stage]:
+def stages(ch: Characteristic, since: datetime | None = None, newest=_UNREAD) -> list[Stage]:
     """The stages of a characteristic in time order; with `since`, only those reaching it
-    (the version in force at `since` and any later ones, read in one query)."""
+    (the version in force at `since` and any later ones, read in one query). `newest` is the
+    newest limit version (or None) when the caller has read it already."""
     if since is not None:
         # The common case — everything since lies in the newest stage — in one plain query.
-        found = plain_sql.fetch(ControlLimits, _NEWEST_VERSION, [ch.pk])
-        newest = found[0] if found else None
+        if newest is _UNREAD:
+            found = plain_sql.fetch(ControlLimits, NEWEST_VERSION, [ch.pk])
+            newest = found[0] if found else None
         if newest is None:
             return [Stage(None, None, None)]
         if newest.effective_from <= since:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from openspc import plain_sql
 from spc import hooks, sample_rows
 from spc.evaluation import Detection, detect, stage_rows, stages
 from spc.models import SHEWHART_CHARTS, Characteristic, Sample
@@ -63,7 +62,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
     if errors:
         raise BatchInvalid(errors)
     with _one_sqlite_writer(), transaction.atomic():
-        ch = _locked(characteristic)
+        ch, newest = sample_rows.lock_for_writing(characteristic)
         # Server time is taken under the lock, so concurrent writers append in time order.
         stamp = timezone.now()
         for request, c in zip(requests, cleaned, strict=True):
@@ -71,7 +70,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
                 c.timestamp = stamp
         samples = sample_rows.insert(ch, cleaned, user, stamp)
         recorded = {s.pk: Recorded(s) for s in samples}
-        detections, judged = _evaluate_new(ch, samples)
+        detections, judged = _evaluate_new(ch, samples, newest)
         stored = hooks.store_violations(ch, detections, judged)
         for d in detections:
             if d.sample_id in recorded:
@@ -98,22 +97,16 @@ def _one_sqlite_writer():
     return _sqlite_write
 
 
-def _locked(ch: Characteristic) -> Characteristic:
-    """Serialize writers of one characteristic: a row lock on PostgreSQL. SQLite needs none,
-    as its write transactions start IMMEDIATE and so already run one at a time."""
-    if not connection.features.has_select_for_update:
-        return ch
-    return plain_sql.fetch(Characteristic, "WHERE id = %s FOR UPDATE", [ch.pk])[0]
-
-
-def _evaluate_new(ch: Characteristic, samples: list[Sample]):
-    """Detections for newly stored samples, and the ids of earlier samples judged again."""
+def _evaluate_new(ch: Characteristic, samples: list[Sample], newest):
+    """Detections for newly stored samples, and the ids of earlier samples judged again.
+    `newest` is the characteristic's newest limit version (None before any), read under the
+    writer's lock."""
     rules = enabled_rules(ch)
     new = sorted(samples, key=lambda s: (s.timestamp, s.pk))
     earliest = new[0].timestamp
     new_ids = {s.pk for s in samples}
     detections = []
-    for stage in stages(ch, since=earliest):
+    for stage in stages(ch, since=earliest, newest=newest):
         in_stage = [s for s in new if stage.contains(s.timestamp)]
         if not in_stage:
             continue

@@ -158,3 +158,22 @@ def test_outsider_cannot_reach_a_node_of_our_plant_through_their_own_plant_url(c
     assert client.post(url, {"name": "hijacked"}).status_code == 404
     ours["line"].refresh_from_db()
     assert ours["line"].name == "Line"
+
+
+def test_a_user_read_with_roles_knows_them_without_another_query(cast, django_assert_num_queries):
+    from django.contrib.auth.models import Group
+
+    from plants.grants import grant_role
+    from plants.roles import Role
+
+    grant_role(cast.operator, cast.other_plant, Role.ENGINEER)
+    cast.operator.groups.add(Group.objects.create(name="not a plant role"))
+    with django_assert_num_queries(1):
+        user = access.user_with_roles("WHERE u.username = %s", ["operator"])
+        assert access.may(user, cast.plant.pk, Action.ENTER_DATA)
+        assert not access.may(user, cast.plant.pk, Action.EDIT)
+        assert access.may(user, cast.other_plant.pk, Action.CONFIGURE)
+    nobody = access.user_with_roles("WHERE u.username = %s", ["nobody"])
+    assert nobody.username == "nobody" and nobody.check_password is not None
+    assert not any(access.may(nobody, p.pk, Action.VIEW) for p in (cast.plant, cast.other_plant))
+    assert access.user_with_roles("WHERE u.username = %s", ["no such user"]) is None
