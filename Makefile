@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --url http://$(HOST):$(PORT)/
 	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan off openspc.asgi:application
 
 test: install

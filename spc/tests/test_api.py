@@ -323,3 +323,11 @@ def test_a_sample_posted_with_a_timestamp_keeps_it_exactly(cast, api):
     stored = Sample.objects.get(pk=body["id"])
     assert stored.timestamp.isoformat() == "2026-03-04T03:06:07.123456+00:00"
     assert list(stored.measurements.values_list("position", "value")) == [(0, 10.0)]
+
+
+@pytest.mark.parametrize("pk", ["0", "99999999", "99999999999999999999999"])
+def test_an_unknown_or_impossible_characteristic_id_is_404(cast, api, pk):
+    r = api.post(f"/api/v1/characteristics/{pk}/samples/", {"values": [1.0]}, format="json")
+    assert r.status_code == 404
+    assert api.get(f"/api/v1/characteristics/{pk}/chart-data/").status_code == 404
+    assert not Sample.objects.exists()

@@ -9,12 +9,16 @@ class Command(BaseCommand):
     help = ("Create the demo plants, hierarchy, one user per role (prints their passwords) and "
             "demo characteristics with a sample history.")
 
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000/",
+                            help="where the server will answer (printed for logging in)")
+
     def handle(self, *args, **options):
         passwords = load_demo()
         made = load_demo_characteristics(Plant.objects.get(code="DEMO"))
         self.stdout.write(self.style.SUCCESS("Demo plants ready: Demo Plant (DEMO), East Plant (EAST)."))
         if made:
             self.stdout.write(f"Recorded a sample history for {made} demo characteristics.")
-        self.stdout.write("Log in at http://127.0.0.1:8000/ with one of (new passwords each run):")
+        self.stdout.write(f"Log in at {options['url']} with one of (new passwords each run):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<16} {password}")
