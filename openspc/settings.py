@@ -93,7 +93,8 @@ DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10, minimum=0)
 _database_url = env_str("DATABASE_URL")
 DATABASES = {
     "default": (
-        database_from_url(_database_url, CONN_MAX_AGE, DB_POOL_SIZE)
+        database_from_url(_database_url, CONN_MAX_AGE, DB_POOL_SIZE,
+                          env_bool("DB_PREPARED_STATEMENTS", True))
         if _database_url
         else sqlite_database(DATA_DIR / "openspc.sqlite3", CONN_MAX_AGE)
     )

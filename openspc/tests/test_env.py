@@ -72,6 +72,15 @@ def test_a_postgresql_url_becomes_a_persistent_health_checked_connection():
     assert db["OPTIONS"]["sslmode"] == "require"
 
 
+def test_postgresql_prepares_statements_unless_told_not_to():
+    db = env.database_from_url("postgresql://spc@db.local/openspc", 60)
+    assert db["OPTIONS"]["server_side_binding"] is True
+    assert db["OPTIONS"]["prepare_threshold"] == 2
+    off = env.database_from_url("postgresql://spc@db.local/openspc", 60, prepared=False)
+    assert "server_side_binding" not in off["OPTIONS"]
+    assert "prepare_threshold" not in off["OPTIONS"]
+
+
 def test_postgresql_connections_come_from_a_pool_when_a_pool_size_is_set():
     db = env.database_from_url("postgresql://spc@db.local/openspc", 60, pool_size=8)
     assert db["OPTIONS"]["pool"]["max_size"] == 8
