@@ -17,6 +17,8 @@ def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
     are created. Returns the live violations of the judged samples.
     """
     judged = set(judged_sample_ids)
+    if not judged and not detections:
+        return []  # a new sample that fired nothing: the common case, no work
     live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True)) \
         if judged else []
     wanted = {(d.sample_id, d.rule, d.chart, tuple(d.points)): d for d in detections}

@@ -160,7 +160,14 @@ def detect(ch: Characteristic, stage: Stage, rows: list[Row], first: int, rules:
                               n=max(ch.subgroup_size, 1))
         firings = engine.cusum_signals(result) if 1 in rules else []
     else:
-        firings = engine.evaluate_rules(z_scores(ch, rows, center, sigma), rules=rules)
+        z = z_scores(ch, rows, center, sigma)
+        # One new point at the end — a sample as it arrives — takes the incremental rules
+        # (~10 µs against ~0.3 ms for a vectorized pass over the window); the engine holds both
+        # to the same firings.
+        if first == len(rows) - 1:
+            firings = engine.evaluate_latest(z, rules=rules)
+        else:
+            firings = engine.evaluate_rules(z, rules=rules)
     detections = [
         Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points))
         for f in firings
