@@ -5,9 +5,9 @@ compiling each query and building each model instance — more than SQLite or Po
 to run them. These few statements are written out once instead: the rows in a batch go in with
 one multi-row INSERT … RETURNING per chunk (ids in the order given, as Django's own bulk_create
 relies on) and one executemany for their measurements, and the rule window is read as tuples.
-Both backends take the same SQL and Django's own adapters, but for two PostgreSQL statements
-that save a round trip each: the row lock that also reads the characteristic and its newest
-limit version, and a single sample inserted together with its values.
+Both backends take the same SQL and Django's own adapters, but for PostgreSQL's row lock, which
+also reads the characteristic and its newest limit version, and for one sample on PostgreSQL:
+lock, insert and rule window go in one round trip (`write_one`).
 """
 
 from datetime import UTC, datetime
@@ -42,10 +42,13 @@ def lock_for_writing(ch: Characteristic) -> tuple[Characteristic, ControlLimits 
         row = cursor.fetchone()
     if row is None:
         raise Characteristic.DoesNotExist(f"Characteristic {ch.pk} no longer exists.")
-    width = plain_sql.width(Characteristic)
-    locked = plain_sql.instance(Characteristic, row)
-    version = row[width:]
-    return locked, (plain_sql.instance(ControlLimits, version) if version[0] is not None else None)
+    return _locked_and_newest(row)
+
+
+def _locked_and_newest(row):
+    version = row[plain_sql.width(Characteristic):]
+    return (plain_sql.instance(Characteristic, row),
+            plain_sql.instance(ControlLimits, version) if version[0] is not None else None)
 
 
 _LOCK_SQL = (
@@ -63,40 +66,79 @@ def insert(ch, cleaned, user, now: datetime) -> list[Sample]:
     user_id = getattr(user, "pk", None)
     rows = [(ch.pk, adapt(c.timestamp), c.n, c.mean, c.range, c.sd, c.count, c.batch, c.operator,
              c.comment, c.source, False, "", created, user_id) for c in cleaned]
-    if len(rows) == 1 and connection.vendor == "postgresql":
-        ids = [_insert_one_with_values(rows[0], cleaned[0].values)]
-    else:
-        ids = _insert_many(rows, cleaned)
-    samples = []
-    for pk, c in zip(ids, cleaned, strict=True):
-        sample = Sample(id=pk, characteristic=ch, timestamp=c.timestamp, n=c.n, mean=c.mean,
-                        range=c.range, sd=c.sd, count=c.count, batch=c.batch,
-                        operator=c.operator, comment=c.comment, source=c.source,
-                        created_at=now, created_by=user if user_id else None)
-        sample._state.adding = False
-        sample._state.db = connection.alias
-        sample._values = c.values  # the response needs them; no need to read them back
-        samples.append(sample)
-    return samples
+    ids = _insert_many(rows, cleaned)
+    return [_sample(ch, pk, c, c.timestamp, now, user) for pk, c in zip(ids, cleaned, strict=True)]
+
+
+def _sample(ch, pk, c, timestamp, created_at, user) -> Sample:
+    sample = Sample(id=pk, characteristic=ch, timestamp=timestamp, n=c.n, mean=c.mean,
+                    range=c.range, sd=c.sd, count=c.count, batch=c.batch, operator=c.operator,
+                    comment=c.comment, source=c.source, created_at=created_at,
+                    created_by=user if getattr(user, "pk", None) else None)
+    sample._state.adding = False
+    sample._state.db = connection.alias
+    sample._values = c.values  # the response needs them; no need to read them back
+    return sample
+
+
+def can_write_one_in_a_round_trip() -> bool:
+    """PostgreSQL with a libpq that has pipeline mode (psycopg's binary build has)."""
+    if connection.vendor != "postgresql":
+        return False
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
+
+
+def write_one(ch: Characteristic, c, user, window_size: int):
+    """PostgreSQL, one sample, in one round trip (psycopg's pipeline mode): the row lock that
+    reads the characteristic and its newest limit version, the sample with its values — stamped
+    by PostgreSQL's clock under the lock when no time was given, so concurrent writers append
+    in time order — and the last `window_size` non-excluded samples of the newest stage, the
+    new one included. (characteristic, newest version or None, the Sample, the window rows)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [ch.pk, adapt(c.timestamp), c.n, c.mean, c.range, c.sd, c.count, c.batch,
+              c.operator, c.comment, c.source, getattr(user, "pk", None),
+              list(range(len(c.values))), [float(v) for v in c.values]]
+    connection.ensure_connection()
+    cursors = [connection.cursor() for _ in range(3)]
+    try:
+        with connection.connection.pipeline():
+            cursors[0].execute(_LOCK_SQL, [ch.pk])
+            cursors[1].execute(_INSERT_ONE, params)
+            cursors[2].execute(_WINDOW_OF_NEWEST_STAGE, [ch.pk, ch.pk, window_size])
+        locked_row = cursors[0].fetchone()
+        pk, timestamp, created_at = cursors[1].fetchone()
+        window_rows = cursors[2].fetchall()
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    locked, newest = _locked_and_newest(locked_row)
+    window_rows.reverse()
+    rows = [Row(r[0], _moment(r[1]), *r[2:]) for r in window_rows]
+    return locked, newest, _sample(locked, pk, c, timestamp, created_at, user), rows
 
 
 _ONE_ROW = "(" + ", ".join(["%s"] * len(_SAMPLE_COLUMNS)) + ")"
-# PostgreSQL: one sample and its values in one statement (a round trip less per sample).
-_INSERT_ONE_WITH_VALUES = (
-    f"WITH s AS (INSERT INTO spc_sample ({', '.join(_SAMPLE_COLUMNS)}) VALUES {_ONE_ROW} "
-    "RETURNING id), "
+# One sample and its values; the time given, or PostgreSQL's clock read once (a volatile CTE is
+# evaluated once) for both the timestamp and created_at.
+_INSERT_ONE = (
+    "WITH now AS (SELECT clock_timestamp() AS t), "
+    f"s AS (INSERT INTO spc_sample ({', '.join(_SAMPLE_COLUMNS)}) VALUES "
+    "(%s, COALESCE(%s, (SELECT t FROM now)), %s, %s, %s, %s, %s, %s, %s, %s, %s, false, '', "
+    "(SELECT t FROM now), %s) RETURNING id, timestamp, created_at), "
     "m AS (INSERT INTO spc_measurement (sample_id, position, value) "
     "SELECT s.id, v.position, v.value FROM s, "
     "unnest(%s::integer[], %s::double precision[]) AS v(position, value)) "
-    "SELECT id FROM s"
+    "SELECT id, timestamp, created_at FROM s"
 )
-
-
-def _insert_one_with_values(row, values) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ONE_WITH_VALUES,
-                       [*row, list(range(len(values))), [float(v) for v in values]])
-        return cursor.fetchone()[0]
+_WINDOW_OF_NEWEST_STAGE = (
+    "SELECT id, timestamp, n, mean, range, sd, count FROM spc_sample "
+    "WHERE characteristic_id = %s AND excluded = false AND timestamp >= COALESCE(("
+    f"SELECT effective_from FROM {ControlLimits._meta.db_table} WHERE characteristic_id = %s "
+    "ORDER BY effective_from DESC, version DESC LIMIT 1), '-infinity') "
+    "ORDER BY timestamp DESC, id DESC LIMIT %s"
+)
 
 
 def _insert_many(rows, cleaned) -> list[int]:
