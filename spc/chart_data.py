@@ -251,7 +251,7 @@ def _version_dict(v: ControlLimits) -> dict:
             "sigma": v.sigma, "secondary_center": v.secondary_center,
             "secondary_ucl": v.secondary_ucl, "secondary_lcl": v.secondary_lcl,
             "source": v.source, "method": v.method, "reason": v.reason,
-            "effective_from": v.effective_from.isoformat(), "is_active": v.is_active}
+            "effective_from": v.effective_from, "is_active": v.is_active}
 
 
 def _live_rules(ch: Characteristic, cols: Columns) -> dict[str, list[tuple[int, ...]]]:

@@ -65,7 +65,7 @@ class ChartCharacteristicSerializer(serializers.Serializer):
 class ChartDataSerializer(serializers.Serializer):
     characteristic = ChartCharacteristicSerializer()
     sample_id = _column("Per point: the sample's id.", child=serializers.IntegerField())
-    timestamp = _column("Per point: the sample's time, ISO 8601 in UTC with offset.",
+    timestamp = _column("Per point: the sample's time, ISO 8601 in UTC (ending in Z).",
                         child=serializers.DateTimeField())
     n = _column("Per point: the subgroup or inspected sample size.",
                 child=serializers.IntegerField())

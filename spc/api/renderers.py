@@ -2,14 +2,15 @@
 
 orjson writes numpy arrays and datetimes natively, in one pass, several times faster than the
 standard library encoder DRF uses, and writes NaN and ±∞ as null (JSON has no NaN). Naive
-datetimes and datetime64 values are taken as UTC and get the offset ("+00:00").
+datetimes and datetime64 values are taken as UTC and, like every UTC time DRF writes in this
+API, end in "Z".
 """
 
 import orjson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC
+OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 _fallback = JSONEncoder()  # DRF's conversions for what orjson does not know (lazy text, Decimal …)
 
 

@@ -328,7 +328,7 @@ def chart_data_view(request, pk):
     means no value. `versions` describes the limit versions involved, `trial` the trial
     limits when the selection reaches the trial stage.
 
-        {"sample_id": [101, 102], "timestamp": ["2026-01-05T08:00:00+00:00", "…"],
+        {"sample_id": [101, 102], "timestamp": ["2026-01-05T08:00:00Z", "…"],
          "n": [5, 5], "excluded": [false, true], "exclusion_reason": ["", "Gauge dropped"],
          "limits_version": [2, 2],
          "primary": {"statistic": "xbar", "value": [74.01, 74.2], "center": [74.0, 74.0],
