@@ -33,10 +33,15 @@ def lock_for_writing(ch: Characteristic) -> tuple[Characteristic, ControlLimits 
     limit version or None).
 
     PostgreSQL: a row lock, and both read under it in the same statement. SQLite needs no lock —
-    its write transactions start IMMEDIATE and so run one at a time — and reads the version."""
+    its write transactions start IMMEDIATE and so run one at a time — and reads the version
+    (and that the characteristic still exists). Raises Characteristic.DoesNotExist."""
     if not connection.features.has_select_for_update:
-        found = plain_sql.fetch(ControlLimits, NEWEST_VERSION, [ch.pk])
-        return ch, (found[0] if found else None)
+        with connection.cursor() as cursor:
+            cursor.execute(_EXISTS_WITH_NEWEST_SQL, [ch.pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise Characteristic.DoesNotExist(f"Characteristic {ch.pk} no longer exists.")
+        return ch, (plain_sql.instance(ControlLimits, row) if row[0] is not None else None)
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [ch.pk])
         row = cursor.fetchone()
@@ -51,6 +56,11 @@ def _locked_and_newest(row):
             plain_sql.instance(ControlLimits, version) if version[0] is not None else None)
 
 
+_EXISTS_WITH_NEWEST_SQL = (
+    f"SELECT {plain_sql.columns(ControlLimits, 'l')} FROM {Characteristic._meta.db_table} c "
+    f"LEFT JOIN {ControlLimits._meta.db_table} l ON l.id = (SELECT id FROM "
+    f"{ControlLimits._meta.db_table} {NEWEST_VERSION.replace('%s', 'c.id')}) WHERE c.id = %s"
+)
 _LOCK_SQL = (
     f"SELECT {plain_sql.columns(Characteristic, 'c')}, {plain_sql.columns(ControlLimits, 'l')} "
     f"FROM {Characteristic._meta.db_table} c LEFT JOIN LATERAL "
@@ -103,7 +113,8 @@ def write_one(ch: Characteristic, c, user, window_size: int):
     connection.ensure_connection()
     cursors = [connection.cursor() for _ in range(3)]
     try:
-        with connection.connection.pipeline():
+        # Errors surface when the pipeline syncs, outside Django's cursor: map them as it would.
+        with connection.wrap_database_errors, connection.connection.pipeline():
             cursors[0].execute(_LOCK_SQL, [ch.pk])
             cursors[1].execute(_INSERT_ONE, params)
             cursors[2].execute(_WINDOW_OF_NEWEST_STAGE, [ch.pk, ch.pk, window_size])
@@ -113,6 +124,8 @@ def write_one(ch: Characteristic, c, user, window_size: int):
     finally:
         for cursor in cursors:
             cursor.close()
+    if locked_row is None:  # deleted meanwhile; the transaction rolls back
+        raise Characteristic.DoesNotExist(f"Characteristic {ch.pk} no longer exists.")
     locked, newest = _locked_and_newest(locked_row)
     window_rows.reverse()
     rows = [Row(r[0], _moment(r[1]), *r[2:]) for r in window_rows]

@@ -331,3 +331,22 @@ def test_an_unknown_or_impossible_characteristic_id_is_404(cast, api, pk):
     assert r.status_code == 404
     assert api.get(f"/api/v1/characteristics/{pk}/chart-data/").status_code == 404
     assert not Sample.objects.exists()
+
+
+def test_a_characteristic_deleted_before_its_sample_is_written_answers_404(cast, api,
+                                                                            monkeypatch):
+    """Deleted between the view's check and the pipeline's lock: 404 like a moment earlier,
+    and nothing written."""
+    from spc import pipeline
+
+    ch = _imr(cast)
+    real = pipeline.record_samples
+
+    def delete_first(characteristic, requests, user=None):
+        Characteristic.objects.filter(pk=characteristic.pk).delete()
+        return real(characteristic, requests, user)
+
+    monkeypatch.setattr("spc.api.views.record_samples", delete_first)
+    r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", {"values": [1.0]}, format="json")
+    assert r.status_code == 404 and r.json() == {"detail": "No such object."}
+    assert not Sample.objects.exists()

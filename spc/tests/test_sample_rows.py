@@ -85,3 +85,19 @@ def test_the_rule_window_is_the_last_non_excluded_samples_in_time_order():
     assert all(r.timestamp.tzinfo is not None for r in rows)
     assert [r.timestamp for r in rows] == sorted(r.timestamp for r in rows)
     assert sample_rows.window(ch, T0, T0 + timedelta(minutes=3), 10)[-1].mean == 2.0
+
+
+@pytest.mark.parametrize("how_many", [1, 2])
+def test_a_characteristic_deleted_meanwhile_writes_nothing(how_many):
+    """Its samples would be orphans: the writer's lock finds no row, the transaction rolls
+    back (on PostgreSQL also for the one-round-trip write of a single sample)."""
+    from django.db import connection
+
+    ch = CharacteristicFactory()
+    gone = Characteristic.objects.get(pk=ch.pk)
+    Characteristic.objects.filter(pk=ch.pk).delete()
+    with pytest.raises(Characteristic.DoesNotExist):
+        record_samples(gone, [SampleRequest(values=[1.0])] * how_many)
+    assert not Sample.objects.exists() and not Measurement.objects.exists()
+    with connection.cursor() as cursor:  # the connection is usable again
+        cursor.execute("SELECT 1")
