@@ -10,8 +10,7 @@ from rest_framework.response import Response
 
 from alerts.acknowledgment import AcknowledgmentInvalid, acknowledge
 from alerts.models import ReasonCode, Violation
-from plants.access import get_for_user, plants_for, scope
-from plants.api import require
+from plants.access import get_for_user, plants_for, require, scope
 from plants.roles import Action
 
 

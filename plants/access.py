@@ -130,8 +130,7 @@ def get_for_user(queryset, user, action: Action = Action.VIEW, plant_field="plan
         else:
             allowed = scope(queryset, user, action, plant_field).filter(pk=obj.pk).exists()
         if not allowed:
-            raise PermissionDenied(
-                f"Your role at this plant does not allow: {Action(action).label}.")
+            raise _refused(action)
     return obj
 
 
@@ -148,9 +147,18 @@ def get_by_pk(model, user, pk, action: Action = Action.VIEW):
     found = plain_sql.fetch(model, f"WHERE {model._meta.pk.column} = %s", [pk])
     if not found or not may(user, found[0].plant_id, Action.VIEW):
         raise Http404("No such object.")
-    if action != Action.VIEW and not may(user, found[0].plant_id, action):
-        raise PermissionDenied(f"Your role at this plant does not allow: {Action(action).label}.")
+    require(user, found[0].plant_id, action)
     return found[0]
+
+
+def require(user, plant_id: int, action: Action) -> None:
+    """403 unless `user` may take `action` at the plant."""
+    if not may(user, plant_id, action):
+        raise _refused(action)
+
+
+def _refused(action: Action) -> PermissionDenied:
+    return PermissionDenied(f"Your role at this plant does not allow: {Action(action).label}.")
 
 
 def get_plant(user, code: str, action: Action = Action.VIEW) -> Plant:

@@ -11,7 +11,7 @@ from rest_framework.generics import ListCreateAPIView
 from rest_framework.response import Response
 
 from plants import hierarchy
-from plants.access import may, plants_for, scope
+from plants.access import plants_for, require, scope
 from plants.models import Level, Node, Plant
 from plants.roles import Action
 
@@ -21,11 +21,6 @@ def drf_error(exc: DjangoValidationError) -> ValidationError:
     if hasattr(exc, "error_dict"):
         return ValidationError(exc.message_dict)
     return ValidationError({"non_field_errors": exc.messages})
-
-
-def require(user, plant_id: int, action: Action) -> None:
-    if not may(user, plant_id, action):
-        raise PermissionDenied(f"Your role at this plant does not allow: {Action(action).label}.")
 
 
 class PlantSerializer(serializers.ModelSerializer):

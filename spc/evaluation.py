@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 from django.db.models import Q, Subquery
 
-from openspc import plain_sql
 from spc import engine
 from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
@@ -52,21 +51,15 @@ class Detection:
     chart: str = "primary"  # or "secondary": the R, S or MR chart (rule 1 only)
 
 
-# The newest limit version of a characteristic; plain SQL because it runs for every sample
-# recorded (the ORM took ~0.35 ms to compile it, the query itself ~0.05 ms).
-NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
 _UNREAD = object()
 
 
 def stages(ch: Characteristic, since: datetime | None = None, newest=_UNREAD) -> list[Stage]:
     """The stages of a characteristic in time order; with `since`, only those reaching it
-    (the version in force at `since` and any later ones, read in one query). `newest` is the
-    newest limit version (or None) when the caller has read it already."""
-    if since is not None:
-        # The common case — everything since lies in the newest stage — in one plain query.
-        if newest is _UNREAD:
-            found = plain_sql.fetch(ControlLimits, NEWEST_VERSION, [ch.pk])
-            newest = found[0] if found else None
+    (the version in force at `since` and any later ones, read in one query). `newest`, the
+    newest limit version (or None) when the caller has read it already (the pipeline, under its
+    writer's lock), answers the common case — all of it in the newest stage — without a query."""
+    if since is not None and newest is not _UNREAD:
         if newest is None:
             return [Stage(None, None, None)]
         if newest.effective_from <= since:

@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from django.db import connection
 
 from openspc import plain_sql
-from spc.evaluation import NEWEST_VERSION, Row
+from spc.evaluation import ROW_FIELDS, Row
 from spc.models import Characteristic, ControlLimits, Sample
 
 _SAMPLE_COLUMNS = ("characteristic_id", "timestamp", "n", "mean", "range", "sd", "count", "batch",
                    "operator", "comment", "source", "excluded", "exclusion_reason", "created_at",
                    "created_by_id")
+_COLUMNS = ", ".join(_SAMPLE_COLUMNS)
+_ONE_ROW = "(" + ", ".join(["%s"] * len(_SAMPLE_COLUMNS)) + ")"
 _CHUNK = 500  # rows per INSERT: 15 columns × 500 stays under SQLite's 32,766 parameters
-
-
-def _quoted(names) -> str:
-    return ", ".join(connection.ops.quote_name(n) for n in names)
+_ROW_COLUMNS = ", ".join(ROW_FIELDS)  # the rule window as evaluation.Row tuples
+NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
 
 
 def lock_for_writing(ch: Characteristic) -> tuple[Characteristic, ControlLimits | None]:
@@ -127,17 +127,15 @@ def write_one(ch: Characteristic, c, user, window_size: int):
     if locked_row is None:  # deleted meanwhile; the transaction rolls back
         raise Characteristic.DoesNotExist(f"Characteristic {ch.pk} no longer exists.")
     locked, newest = _locked_and_newest(locked_row)
-    window_rows.reverse()
-    rows = [Row(r[0], _moment(r[1]), *r[2:]) for r in window_rows]
-    return locked, newest, _sample(locked, pk, c, timestamp, created_at, user), rows
+    return (locked, newest, _sample(locked, pk, c, timestamp, created_at, user),
+            _rows_in_time_order(window_rows))
 
 
-_ONE_ROW = "(" + ", ".join(["%s"] * len(_SAMPLE_COLUMNS)) + ")"
 # One sample and its values; the time given, or PostgreSQL's clock read once (a volatile CTE is
 # evaluated once) for both the timestamp and created_at.
 _INSERT_ONE = (
     "WITH now AS (SELECT clock_timestamp() AS t), "
-    f"s AS (INSERT INTO spc_sample ({', '.join(_SAMPLE_COLUMNS)}) VALUES "
+    f"s AS (INSERT INTO spc_sample ({_COLUMNS}) VALUES "
     "(%s, COALESCE(%s, (SELECT t FROM now)), %s, %s, %s, %s, %s, %s, %s, %s, %s, false, '', "
     "(SELECT t FROM now), %s) RETURNING id, timestamp, created_at), "
     "m AS (INSERT INTO spc_measurement (sample_id, position, value) "
@@ -146,23 +144,21 @@ _INSERT_ONE = (
     "SELECT id, timestamp, created_at FROM s"
 )
 _WINDOW_OF_NEWEST_STAGE = (
-    "SELECT id, timestamp, n, mean, range, sd, count FROM spc_sample "
+    f"SELECT {_ROW_COLUMNS} FROM spc_sample "
     "WHERE characteristic_id = %s AND excluded = false AND timestamp >= COALESCE(("
-    f"SELECT effective_from FROM {ControlLimits._meta.db_table} WHERE characteristic_id = %s "
-    "ORDER BY effective_from DESC, version DESC LIMIT 1), '-infinity') "
-    "ORDER BY timestamp DESC, id DESC LIMIT %s"
+    f"SELECT effective_from FROM {ControlLimits._meta.db_table} {NEWEST_VERSION}), "
+    "'-infinity') ORDER BY timestamp DESC, id DESC LIMIT %s"
 )
 
 
 def _insert_many(rows, cleaned) -> list[int]:
     ids: list[int] = []
-    one = _ONE_ROW
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start:start + _CHUNK]
             cursor.execute(
-                f"INSERT INTO spc_sample ({_quoted(_SAMPLE_COLUMNS)}) VALUES "
-                + ", ".join([one] * len(chunk)) + " RETURNING id",
+                f"INSERT INTO spc_sample ({_COLUMNS}) VALUES "
+                + ", ".join([_ONE_ROW] * len(chunk)) + " RETURNING id",
                 [value for row in chunk for value in row],
             )
             ids += [r[0] for r in cursor.fetchall()]
@@ -178,8 +174,7 @@ def _insert_many(rows, cleaned) -> list[int]:
 def window(ch, start: datetime | None, end: datetime | None, last: int) -> list[Row]:
     """The last `last` non-excluded samples of the stage [start, end), in time order."""
     adapt = connection.ops.adapt_datetimefield_value
-    sql = ("SELECT id, timestamp, n, mean, range, sd, count FROM spc_sample "
-           "WHERE characteristic_id = %s AND excluded = %s")
+    sql = f"SELECT {_ROW_COLUMNS} FROM spc_sample WHERE characteristic_id = %s AND excluded = %s"
     params: list = [ch.pk, False]
     if start is not None:
         sql += " AND timestamp >= %s"
@@ -191,9 +186,11 @@ def window(ch, start: datetime | None, end: datetime | None, last: int) -> list[
     params.append(last)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    fetched.reverse()
-    return [Row(r[0], _moment(r[1]), *r[2:]) for r in fetched]
+        return _rows_in_time_order(cursor.fetchall())
+
+
+def _rows_in_time_order(newest_first) -> list[Row]:
+    return [Row(r[0], _moment(r[1]), *r[2:]) for r in reversed(newest_first)]
 
 
 def _moment(value) -> datetime:

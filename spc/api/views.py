@@ -21,8 +21,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from alerts.models import Violation
-from plants.access import get_by_pk, scope
-from plants.api import require
+from plants.access import get_by_pk, require, scope
 from plants.roles import Action
 from spc import limit_versions, sample_edits
 from spc.api.chart_schema import ChartDataSerializer

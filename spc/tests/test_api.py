@@ -44,6 +44,15 @@ def _established(cast, api):
     return ch
 
 
+def test_the_token_of_a_deactivated_user_is_refused(cast, api):
+    assert api.get("/api/v1/plants/").status_code == 200
+    cast.engineer.is_active = False
+    cast.engineer.save()
+    r = api.get("/api/v1/plants/")
+    assert r.status_code == 401 and r.json() == {"detail": "User inactive or deleted."}
+    assert api.get("/api/v1/plants/", HTTP_AUTHORIZATION="Token nope").status_code == 401
+
+
 def test_a_token_is_issued_for_good_credentials_and_can_be_revoked(cast):
     client = APIClient()
     assert client.post("/api/v1/auth/token/", {"username": "engineer", "password": "x"}).status_code == 400
