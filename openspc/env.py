@@ -120,10 +120,11 @@ def database_from_url(url: str, conn_max_age: int, pool_size: int = 0,
             options.setdefault("server_side_binding", True)
             options.setdefault("prepare_threshold", 2)
         if pool_size:
-            # Django checks each pooled connection before handing it out (CONN_HEALTH_CHECKS).
+            # Each pooled connection is checked before it is handed out (CONN_HEALTH_CHECKS)
+            # unless it was given back moments ago (openspc.postgresql).
             options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 5}
         return {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "openspc.postgresql",
             "NAME": name,
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),

@@ -55,12 +55,51 @@ def instance(model, row, using: str = "default"):
     return model.from_db(using, names, values)
 
 
+def select(model, where: str, using: str = "default") -> str:
+    """`SELECT <its columns> FROM <its table> <where>`; `where` holds the rest of the statement
+    (WHERE, ORDER BY, LIMIT, FOR UPDATE) with %s placeholders."""
+    table = connections[using].ops.quote_name(model._meta.db_table)
+    return f"SELECT {columns(model, using=using)} FROM {table} {where}"
+
+
 def fetch(model, where: str, params, using: str = "default") -> list:
-    """Instances of `model` from `SELECT <its columns> FROM <its table> <where>`; `where` holds
-    the rest of the statement (WHERE, ORDER BY, LIMIT, FOR UPDATE) with %s placeholders."""
-    connection = connections[using]
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns(model, using=using)} FROM {table} {where}", params)
+    """Instances of `model` from `select(model, where)`."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(select(model, where, using), params)
         rows = cursor.fetchall()
     return [instance(model, row, using) for row in rows]
+
+
+def together(statements, using: str = "default") -> list[list[tuple]]:
+    """Run `[(sql, params), …]` and return each one's rows, in order. On PostgreSQL they go
+    in one round trip (psycopg's pipeline mode, when libpq has it): each round trip to the
+    server costs ~0.3–0.5 ms on a busy two-core machine, more than these statements take to run.
+    Elsewhere (SQLite has no round trips) one after another."""
+    connection = connections[using]
+    if not can_pipeline(connection):
+        results = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall() if cursor.description is not None else [])
+        return results
+    connection.ensure_connection()
+    cursors = [connection.cursor() for _ in statements]
+    try:
+        # Errors surface when the pipeline syncs, outside Django's cursor: map them as it would.
+        with connection.wrap_database_errors, connection.connection.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params)
+        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def can_pipeline(connection) -> bool:
+    """PostgreSQL with a libpq that has pipeline mode (psycopg's binary build has)."""
+    if connection.vendor != "postgresql":
+        return False
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()

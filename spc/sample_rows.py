@@ -93,11 +93,7 @@ def _sample(ch, pk, c, timestamp, created_at, user) -> Sample:
 
 def can_write_one_in_a_round_trip() -> bool:
     """PostgreSQL with a libpq that has pipeline mode (psycopg's binary build has)."""
-    if connection.vendor != "postgresql":
-        return False
-    import psycopg
-
-    return psycopg.Pipeline.is_supported()
+    return plain_sql.can_pipeline(connection)
 
 
 def write_one(ch: Characteristic, c, user, window_size: int):
@@ -110,23 +106,15 @@ def write_one(ch: Characteristic, c, user, window_size: int):
     params = [ch.pk, adapt(c.timestamp), c.n, c.mean, c.range, c.sd, c.count, c.batch,
               c.operator, c.comment, c.source, getattr(user, "pk", None),
               list(range(len(c.values))), [float(v) for v in c.values]]
-    connection.ensure_connection()
-    cursors = [connection.cursor() for _ in range(3)]
-    try:
-        # Errors surface when the pipeline syncs, outside Django's cursor: map them as it would.
-        with connection.wrap_database_errors, connection.connection.pipeline():
-            cursors[0].execute(_LOCK_SQL, [ch.pk])
-            cursors[1].execute(_INSERT_ONE, params)
-            cursors[2].execute(_WINDOW_OF_NEWEST_STAGE, [ch.pk, ch.pk, window_size])
-        locked_row = cursors[0].fetchone()
-        pk, timestamp, created_at = cursors[1].fetchone()
-        window_rows = cursors[2].fetchall()
-    finally:
-        for cursor in cursors:
-            cursor.close()
-    if locked_row is None:  # deleted meanwhile; the transaction rolls back
+    locked_rows, inserted, window_rows = plain_sql.together([
+        (_LOCK_SQL, [ch.pk]),
+        (_INSERT_ONE, params),
+        (_WINDOW_OF_NEWEST_STAGE, [ch.pk, ch.pk, window_size]),
+    ])
+    if not locked_rows:  # deleted meanwhile; the transaction rolls back
         raise Characteristic.DoesNotExist(f"Characteristic {ch.pk} no longer exists.")
-    locked, newest = _locked_and_newest(locked_row)
+    pk, timestamp, created_at = inserted[0]
+    locked, newest = _locked_and_newest(locked_rows[0])
     return (locked, newest, _sample(locked, pk, c, timestamp, created_at, user),
             _rows_in_time_order(window_rows))
 

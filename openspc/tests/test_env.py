@@ -65,7 +65,7 @@ def test_the_local_secret_key_is_generated_once_and_kept_private(tmp_path):
 
 def test_a_postgresql_url_becomes_a_persistent_health_checked_connection():
     db = env.database_from_url("postgresql://spc:p%40ss@db.local:6543/openspc?sslmode=require", 60)
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "openspc.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "openspc", "spc", "p@ss", "db.local", "6543")
     assert db["CONN_MAX_AGE"] == 60 and db["CONN_HEALTH_CHECKS"] is True

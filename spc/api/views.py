@@ -21,6 +21,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from alerts.models import Violation
+from openspc.api_auth import read_with_user
 from plants.access import get_by_pk, require, scope
 from plants.roles import Action
 from spc import limit_versions, sample_edits
@@ -104,6 +105,7 @@ def _samples_queryset(ch):
     return ch.samples.prefetch_related("measurements", Prefetch("violations", queryset=live))
 
 
+@read_with_user(Characteristic)
 @extend_schema(methods=["GET"], responses=SampleSerializer(many=True), operation_id="samples_list")
 @extend_schema(methods=["POST"], request=SampleInputSerializer, responses={201: SampleSerializer},
                operation_id="samples_create")
@@ -163,6 +165,7 @@ def _filter_samples(qs, params):
     return qs
 
 
+@read_with_user(Characteristic)
 @extend_schema(request=inline_serializer("BulkSamples", {"samples": SampleInputSerializer(many=True)}),
                responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
 @api_view(["POST"])
@@ -310,6 +313,7 @@ def _range_params(request):
     return out
 
 
+@read_with_user(Characteristic)
 @extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=ChartDataSerializer)
 @api_view(["GET"])
 @renderer_classes([ORJSONRenderer, BrowsableAPIRenderer])

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with OpenSPC's pool check (`ENGINE = "openspc.postgresql"`)."""
