@@ -11,9 +11,11 @@ server against ~1.5 ms in-process; every crossing wakes the other thread and con
 """
 
 import asyncio
+import contextlib
 import io
+import queue
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 STREAM_AFTER = 256 * 1024  # bytes of response kept in memory before streaming the rest
 DRAIN_AT_MOST = 256 * 1024 * 1024  # bytes of a too-large body read and dropped before the 413
@@ -23,7 +25,7 @@ class WSGIBridge:
     def __init__(self, app, threads: int, max_body: int):
         self.app = app
         self.max_body = max_body
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.workers = _Workers(threads, "http")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -38,8 +40,7 @@ class WSGIBridge:
                 await self._drain(receive)
         environ = _environ(scope, body, declared)
         loop = asyncio.get_running_loop()
-        status, headers, chunks = await loop.run_in_executor(
-            self.executor, self._run, environ, loop, send)
+        status, headers, chunks = await self.workers.run(loop, self._run, environ, loop, send)
         if chunks is None:
             return  # a large response, streamed from the thread
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -113,6 +114,55 @@ class WSGIBridge:
             if chunk:
                 call({"type": "http.response.body", "body": chunk, "more_body": True})
         call({"type": "http.response.body", "body": b""})
+
+
+class _Workers:
+    """A fixed set of long-lived threads taking jobs from one queue, each result handed back to
+    the event loop in one callback. What `loop.run_in_executor` does, without its second
+    future and condition variables: ~0.1 ms less per request on a busy two-core machine."""
+
+    def __init__(self, threads: int, name: str):
+        self.threads, self.name = threads, name
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.started = False
+        self.lock = threading.Lock()
+
+    def run(self, loop, fn, *args) -> asyncio.Future:
+        """`fn(*args)` on a worker thread; a future of the event loop `loop` for its result."""
+        if not self.started:
+            self._start()
+        future = loop.create_future()
+        self.jobs.put((loop, future, fn, args))
+        return future
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            for i in range(self.threads):
+                threading.Thread(target=self._serve, name=f"{self.name}_{i}", daemon=True).start()
+            self.started = True
+
+    def _serve(self) -> None:
+        while True:
+            loop, future, fn, args = self.jobs.get()
+            try:
+                result, error = fn(*args), None
+            except BaseException as exc:  # raised again in the waiting request
+                result, error = None, exc
+            # RuntimeError: the event loop has closed meanwhile, nobody waits for this any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            del loop, future, fn, args, result, error  # hold nothing of a request while idle
+
+
+def _settle(future: asyncio.Future, result, error) -> None:
+    if future.cancelled():  # the request's task was cancelled (the client went away)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _no_write(data):

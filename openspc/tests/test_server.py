@@ -184,3 +184,86 @@ def test_the_rest_of_a_too_large_body_is_drained_before_answering():
                             {"type": "http.request", "body": b"x" * 100, "more_body": True},
                             {"type": "http.request", "body": b"", "more_body": False}])
     assert seen["length"] == "12"
+
+
+def test_an_error_raised_by_the_application_reaches_the_server():
+    """Django turns view errors into 500 pages itself; anything escaping the WSGI application
+    is raised in the server's task (uvicorn answers 500), and the worker thread serves on."""
+    import asyncio
+
+    from openspc.wsgi_bridge import WSGIBridge
+
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/boom":
+            raise LookupError("escaped the application")
+        start_response("200 OK", [])
+        return [b"fine"]
+
+    bridge = WSGIBridge(app, threads=1, max_body=10)
+
+    async def request(path):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+        return sent
+
+    async def both():
+        with pytest.raises(LookupError, match="escaped the application"):
+            await request("/boom")
+        return await request("/next")
+
+    sent = asyncio.run(both())
+    assert calls == ["/boom", "/next"]
+    assert sent[1]["body"] == b"fine"
+
+
+def test_a_request_cancelled_while_its_thread_works_leaves_the_thread_serving():
+    """A client that goes away cancels the request's task; its thread finishes the work,
+    drops the answer and takes the next request."""
+    import asyncio
+    import threading
+
+    from openspc.wsgi_bridge import WSGIBridge
+
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            release.wait(10)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    bridge = WSGIBridge(app, threads=1, max_body=10)
+
+    async def request(path, sent):
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+
+    async def scenario():
+        slow_sent, next_sent = [], []
+        slow = asyncio.ensure_future(request("/slow", slow_sent))
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        await asyncio.wait_for(request("/next", next_sent), 10)
+        return slow_sent, next_sent
+
+    slow_sent, next_sent = asyncio.run(scenario())
+    assert slow_sent == []
+    assert next_sent[1]["body"] == b"/next"
