@@ -209,7 +209,9 @@ class Sample(models.Model):
 class Measurement(models.Model):
     """One measured value of a variables sample, in the order it was given."""
 
-    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="measurements")
+    # no index of its own: the unique (sample, position) index starts with it (spc 0003)
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="measurements",
+                               db_index=False)
     position = models.PositiveSmallIntegerField()
     value = models.FloatField()
 
