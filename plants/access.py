@@ -23,6 +23,7 @@ from plants.roles import Action, Role
 
 _CACHE = "_openspc_plant_ids"
 _READ_AHEAD = "_openspc_read_ahead"  # {(model, pk): [the object] or []}, read with the user
+_BY_PK = "WHERE {} = %s"
 # The plant permissions a user holds through the plant role groups (guardian's direct-FK group
 # table, whose permissions are all the Plant's), as plain SQL: the ORM spent ~0.5 ms compiling
 # this join on every request.
@@ -74,7 +75,7 @@ def user_with_roles(where: str, params, with_object=None):
     model, pk = with_object if with_object else (None, None)
     pk = _valid_pk(pk) if model is not None else None
     if pk is not None:
-        statements.append((_by_pk_sql(model), [pk]))
+        statements.append((plain_sql.select(model, _BY_PK.format(model._meta.pk.column)), [pk]))
     results = plain_sql.together(statements)
     if not results[0]:
         return None
@@ -154,7 +155,7 @@ def get_by_pk(model, user, pk, action: Action = Action.VIEW):
         raise Http404("No such object.")
     found = getattr(user, _READ_AHEAD, {}).pop((model, pk), None)
     if found is None:
-        found = plain_sql.fetch(model, f"WHERE {model._meta.pk.column} = %s", [pk])
+        found = plain_sql.fetch(model, _BY_PK.format(model._meta.pk.column), [pk])
     if not found or not may(user, found[0].plant_id, Action.VIEW):
         raise Http404("No such object.")
     require(user, found[0].plant_id, action)
@@ -168,10 +169,6 @@ def _valid_pk(pk) -> int | None:
     except (TypeError, ValueError):
         return None
     return pk if 0 < pk < 2**63 else None
-
-
-def _by_pk_sql(model) -> str:
-    return plain_sql.select(model, f"WHERE {model._meta.pk.column} = %s")
 
 
 def require(user, plant_id: int, action: Action) -> None:

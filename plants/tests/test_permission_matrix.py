@@ -177,3 +177,29 @@ def test_a_user_read_with_roles_knows_them_without_another_query(cast, django_as
     assert nobody.username == "nobody" and nobody.check_password is not None
     assert not any(access.may(nobody, p.pk, Action.VIEW) for p in (cast.plant, cast.other_plant))
     assert access.user_with_roles("WHERE u.username = %s", ["no such user"]) is None
+
+
+def test_an_object_read_with_the_user_is_still_checked_against_their_plants(
+        cast, django_assert_num_queries):
+    """get_by_pk takes an object read ahead with the user (no query of its own) and still
+    answers 404 outside the user's plants and 403 for a role too low."""
+    ours = NodeFactory(plant=cast.plant, level=Level.LINE)
+    theirs = NodeFactory(plant=cast.other_plant, level=Level.LINE)
+    for node, expected in ((ours, "ok"), (theirs, Http404)):
+        user = access.user_with_roles("WHERE u.username = %s", ["operator"], (Node, node.pk))
+        with django_assert_num_queries(0):
+            if expected == "ok":
+                assert access.get_by_pk(Node, user, node.pk, Action.ENTER_DATA) == node
+            else:
+                with pytest.raises(Http404):
+                    access.get_by_pk(Node, user, node.pk)
+        user = access.user_with_roles("WHERE u.username = %s", ["operator"], (Node, node.pk))
+        with django_assert_num_queries(0), pytest.raises(
+                PermissionDenied if expected == "ok" else Http404):
+            access.get_by_pk(Node, user, node.pk, Action.EDIT)
+    user = access.user_with_roles("WHERE u.username = %s", ["operator"], (Node, 10**12))
+    with django_assert_num_queries(0), pytest.raises(Http404):
+        access.get_by_pk(Node, user, 10**12)  # read ahead: there is none
+    user = access.user_with_roles("WHERE u.username = %s", ["operator"], (Node, "x"))
+    with pytest.raises(Http404):
+        access.get_by_pk(Node, user, "x")
