@@ -6,7 +6,11 @@ two-core machine. Here a connection that went back to the pool less than `RECENT
 ago, in good status and idle, is handed out unchecked; any other is checked as before (a
 connection broken while it waited — a restarted server, a dropped link — is replaced before a
 request sees it). HikariCP skips its check the same way (aliveBypassWindowMs, 500 ms).
-Everything else is Django's backend as it is.
+
+When a connection fails its check, every idle connection of the pool is checked at once and the
+broken ones replaced: after a database restart all of them are broken, and psycopg_pool alone
+would try them one by one with a growing pause between tries — the request waited the pool's
+whole timeout (5 s) and failed. Everything else is Django's backend as it is.
 """
 
 from time import monotonic
@@ -31,6 +35,21 @@ def check_unless_recent(conn) -> None:
     ConnectionPool.check_connection(conn)
 
 
+class _PoolCheck:
+    """`check_unless_recent` for one pool; a failure has the pool check all its idle ones."""
+
+    def __init__(self):
+        self.pool = None
+
+    def __call__(self, conn) -> None:
+        try:
+            check_unless_recent(conn)
+        except Exception:
+            if self.pool is not None:
+                self.pool.check()  # drops the broken ones and opens new ones in the background
+            raise
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self):
@@ -48,9 +67,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
         connect_kwargs = self.get_connection_params()
         connect_kwargs["autocommit"] = True
-        pool = ConnectionPool(kwargs=connect_kwargs, open=False,
-                              configure=self._configure_connection, check=check_unless_recent,
-                              **pool_options)
+        check = _PoolCheck()
+        pool = check.pool = ConnectionPool(kwargs=connect_kwargs, open=False,
+                                           configure=self._configure_connection, check=check,
+                                           **pool_options)
         self._connection_pools.setdefault(self.alias, pool)
         return self._connection_pools[self.alias]
 
