@@ -71,17 +71,18 @@ def fetch(model, where: str, params, using: str = "default") -> list:
 
 
 def together(statements, using: str = "default") -> list[list[tuple]]:
-    """Run `[(sql, params), …]` and return each one's rows, in order. On PostgreSQL they go
-    in one round trip (psycopg's pipeline mode, when libpq has it): each round trip to the
-    server costs ~0.3–0.5 ms on a busy two-core machine, more than these statements take to run.
-    Elsewhere (SQLite has no round trips) one after another."""
+    """Run `[(sql, params), …]` — statements that return rows — and return each one's rows.
+
+    On PostgreSQL they go in one round trip (psycopg's pipeline mode, when libpq has it): each
+    round trip costs ~0.3–0.5 ms on a busy two-core machine, more than these statements take to
+    run. Elsewhere (SQLite has no round trips) one after another."""
     connection = connections[using]
     if not can_pipeline(connection):
         results = []
         with connection.cursor() as cursor:
             for sql, params in statements:
                 cursor.execute(sql, params)
-                results.append(cursor.fetchall() if cursor.description is not None else [])
+                results.append(cursor.fetchall())
         return results
     connection.ensure_connection()
     cursors = [connection.cursor() for _ in statements]
@@ -90,7 +91,8 @@ def together(statements, using: str = "default") -> list[list[tuple]]:
         with connection.wrap_database_errors, connection.connection.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
-        return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+        # (not cursor.description: psycopg builds a Column for each of the ~60 columns to answer)
+        return [cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()
