@@ -267,3 +267,42 @@ def test_a_request_cancelled_while_its_thread_works_leaves_the_thread_serving():
     slow_sent, next_sent = asyncio.run(scenario())
     assert slow_sent == []
     assert next_sent[1]["body"] == b"/next"
+
+
+def test_requests_one_at_a_time_keep_to_one_thread_and_concurrent_ones_spread():
+    """A thread is started only when none is idle (its database connection and caches stay
+    warm for a machine posting one sample at a time), up to the configured number."""
+    import asyncio
+    import threading
+
+    from openspc.wsgi_bridge import WSGIBridge
+
+    names = []
+    together = threading.Barrier(3, timeout=10)
+
+    def app(environ, start_response):
+        names.append(threading.current_thread().name)
+        if environ["PATH_INFO"] == "/together":
+            together.wait()  # three requests that can only finish side by side
+        start_response("200 OK", [])
+        return [b""]
+
+    bridge = WSGIBridge(app, threads=3, max_body=10)
+
+    async def request(path):
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            pass
+
+        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+
+    async def scenario():
+        for _ in range(5):
+            await request("/alone")
+        await asyncio.gather(*(request("/together") for _ in range(3)))
+
+    asyncio.run(scenario())
+    assert len(set(names[:5])) == 1
+    assert len(set(names[5:])) == 3
