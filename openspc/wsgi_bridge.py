@@ -152,11 +152,13 @@ class _Workers:
                 result, error = fn(*args), None
             except BaseException as exc:  # raised again in the waiting request
                 result, error = None, exc
+            # Idle before the answer goes back, so that the next request of the same client
+            # finds this thread instead of starting another.
+            self.idle.release()
             # RuntimeError: the event loop has closed meanwhile, nobody waits for this any more
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, result, error)
             del loop, future, fn, args, result, error  # hold nothing of a request while idle
-            self.idle.release()
 
 
 def _settle(future: asyncio.Future, result, error) -> None:
