@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from conftest import database_is_postgres
 from openspc import plain_sql
 from spc import limit_versions, sample_rows
 from spc.models import Characteristic, ChartType, ControlLimits, Measurement, Sample
@@ -101,3 +102,28 @@ def test_a_characteristic_deleted_meanwhile_writes_nothing(how_many):
     assert not Sample.objects.exists() and not Measurement.objects.exists()
     with connection.cursor() as cursor:  # the connection is usable again
         cursor.execute("SELECT 1")
+
+
+@pytest.mark.skipif(not database_is_postgres(), reason="PostgreSQL's plan cache")
+def test_postgresql_plans_the_statements_of_a_sample_once_per_connection():
+    """Prepared statements are planned afresh on every run while PostgreSQL keeps choosing
+    custom plans (it did for the rule window while its LIMIT was a parameter: ~0.6–1.1 ms of
+    planning on every sample). After the first few runs each must use its generic plan."""
+    from django.db import connection
+
+    ch = CharacteristicFactory()
+    limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0, effective_from=T0)
+    # a history, and statistics that know it (the planner's choice depends on them)
+    record_samples(ch, [SampleRequest(values=[10.0 + (i % 7) / 100],
+                                      timestamp=T0 + timedelta(seconds=i)) for i in range(5000)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE spc_sample")
+    for i in range(12):
+        record_samples(ch, [SampleRequest(values=[10.0 + i / 100])])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                       "WHERE statement LIKE '%spc_sample%'")
+        plans = cursor.fetchall()
+    assert len(plans) >= 2  # the sample with its values, the rule window
+    for statement, generic, custom in plans:
+        assert generic > 0 and custom <= 5, statement
