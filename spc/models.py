@@ -147,6 +147,9 @@ class ControlLimits(models.Model):
     class Meta:
         verbose_name = "control limit version"
         ordering = ["characteristic", "-version"]
+        # the newest version of a characteristic (read with every sample), first in the index
+        indexes = [models.Index(fields=["characteristic", "-effective_from", "-version"],
+                                name="limits_newest_first")]
         constraints = [
             models.UniqueConstraint(fields=["characteristic", "version"], name="unique_limit_version"),
             models.UniqueConstraint(
