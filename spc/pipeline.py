@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
+from openspc import plain_sql
 from spc import hooks, sample_rows
 from spc.evaluation import Detection, detect, stage_rows, stages
 from spc.models import SHEWHART_CHARTS, Characteristic, Sample
@@ -63,7 +64,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         raise BatchInvalid(errors)
     with _one_sqlite_writer(), transaction.atomic():
         window = None
-        if len(cleaned) == 1 and sample_rows.can_write_one_in_a_round_trip():
+        if len(cleaned) == 1 and plain_sql.can_pipeline(connection):
             ch, newest, sample, window = sample_rows.write_one(
                 characteristic, cleaned[0], user, WINDOW + 1)
             samples = [sample]

@@ -91,11 +91,6 @@ def _sample(ch, pk, c, timestamp, created_at, user) -> Sample:
     return sample
 
 
-def can_write_one_in_a_round_trip() -> bool:
-    """PostgreSQL with a libpq that has pipeline mode (psycopg's binary build has)."""
-    return plain_sql.can_pipeline(connection)
-
-
 def write_one(ch: Characteristic, c, user, window_size: int):
     """PostgreSQL, one sample, in one round trip (psycopg's pipeline mode): the row lock that
     reads the characteristic and its newest limit version, the sample with its values — stamped

@@ -186,6 +186,20 @@ def test_the_rest_of_a_too_large_body_is_drained_before_answering():
     assert seen["length"] == "12"
 
 
+async def _get(bridge, path, sent=None) -> list:
+    """A bodiless GET through `bridge`; the messages it sent (appended to `sent` as they go)."""
+    sent = [] if sent is None else sent
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
+    return sent
+
+
 def test_an_error_raised_by_the_application_reaches_the_server():
     """Django turns view errors into 500 pages itself; anything escaping the WSGI application
     is raised in the server's task (uvicorn answers 500), and the worker thread serves on."""
@@ -204,22 +218,10 @@ def test_an_error_raised_by_the_application_reaches_the_server():
 
     bridge = WSGIBridge(app, threads=1, max_body=10)
 
-    async def request(path):
-        sent = []
-
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
-        return sent
-
     async def both():
         with pytest.raises(LookupError, match="escaped the application"):
-            await request("/boom")
-        return await request("/next")
+            await _get(bridge, "/boom")
+        return await _get(bridge, "/next")
 
     sent = asyncio.run(both())
     assert calls == ["/boom", "/next"]
@@ -244,25 +246,15 @@ def test_a_request_cancelled_while_its_thread_works_leaves_the_thread_serving():
 
     bridge = WSGIBridge(app, threads=1, max_body=10)
 
-    async def request(path, sent):
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
-
     async def scenario():
-        slow_sent, next_sent = [], []
-        slow = asyncio.ensure_future(request("/slow", slow_sent))
+        slow_sent = []
+        slow = asyncio.ensure_future(_get(bridge, "/slow", slow_sent))
         await asyncio.sleep(0.05)
         slow.cancel()
         release.set()
         with pytest.raises(asyncio.CancelledError):
             await slow
-        await asyncio.wait_for(request("/next", next_sent), 10)
-        return slow_sent, next_sent
+        return slow_sent, await asyncio.wait_for(_get(bridge, "/next"), 10)
 
     slow_sent, next_sent = asyncio.run(scenario())
     assert slow_sent == []
@@ -289,19 +281,10 @@ def test_requests_one_at_a_time_keep_to_one_thread_and_concurrent_ones_spread():
 
     bridge = WSGIBridge(app, threads=3, max_body=10)
 
-    async def request(path):
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            pass
-
-        await bridge({"type": "http", "method": "GET", "path": path, "headers": []}, receive, send)
-
     async def scenario():
         for _ in range(5):
-            await request("/alone")
-        await asyncio.gather(*(request("/together") for _ in range(3)))
+            await _get(bridge, "/alone")
+        await asyncio.gather(*(_get(bridge, "/together") for _ in range(3)))
 
     asyncio.run(scenario())
     assert len(set(names[:5])) == 1

@@ -1,7 +1,8 @@
 """REST API for characteristics, samples, limits, charts and capability.
 
 Every view fetches its characteristic through plants.access (404 outside the user's plants,
-403 for a role too low) and hands writes to the same services the pages use.
+403 for a role too low; by token, read with the user in one round trip: `@read_with_user`)
+and hands writes to the same services the pages use.
 """
 
 from dataclasses import asdict
@@ -73,6 +74,7 @@ class CharacteristicList(ListCreateAPIView):
 
 class CharacteristicDetail(RetrieveUpdateAPIView):
     serializer_class = CharacteristicSerializer
+    read_with_user = (Characteristic, "pk")
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self):
@@ -216,6 +218,7 @@ def _sample_or_404(request, pk, sid, action):
     return sample
 
 
+@read_with_user(Characteristic)
 @extend_schema(methods=["GET"], responses=SampleSerializer, operation_id="sample_retrieve")
 @extend_schema(methods=["PATCH"], request=SampleInputSerializer, responses=SampleSerializer,
                operation_id="sample_correct")
@@ -246,6 +249,7 @@ def _exclusion(request, pk, sid, excluded: bool):
     return Response(SampleSerializer(_sample_or_404(request, pk, sid, Action.VIEW)).data)
 
 
+@read_with_user(Characteristic)
 @extend_schema(request=ReasonSerializer, responses=SampleSerializer)
 @api_view(["POST"])
 def sample_exclude(request, pk, sid):
@@ -253,6 +257,7 @@ def sample_exclude(request, pk, sid):
     return _exclusion(request, pk, sid, True)
 
 
+@read_with_user(Characteristic)
 @extend_schema(request=ReasonSerializer, responses=SampleSerializer)
 @api_view(["POST"])
 def sample_restore(request, pk, sid):
@@ -260,6 +265,7 @@ def sample_restore(request, pk, sid):
     return _exclusion(request, pk, sid, False)
 
 
+@read_with_user(Characteristic)
 @extend_schema(methods=["GET"], responses=ControlLimitsSerializer(many=True), operation_id="limits_list")
 @extend_schema(methods=["POST"], request=ManualLimitsSerializer, responses={201: ControlLimitsSerializer},
                operation_id="limits_manual")
@@ -280,6 +286,7 @@ def limits(request, pk):
     return Response(ControlLimitsSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
+@read_with_user(Characteristic)
 @extend_schema(request=RecalculateSerializer, responses={201: ControlLimitsSerializer})
 @api_view(["POST"])
 def limits_recalculate(request, pk):
@@ -347,6 +354,7 @@ def chart_data_view(request, pk):
     return Response(chart_data(ch, **params))
 
 
+@read_with_user(Characteristic)
 @extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def capability_view(request, pk):
@@ -360,6 +368,7 @@ def capability_view(request, pk):
         raise ValidationError({"detail": str(exc)}) from None
 
 
+@read_with_user(Characteristic)
 @extend_schema(request={"multipart/form-data": inline_serializer("ImportUpload", {"file": serializers.FileField()})},
                responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
 @api_view(["POST"])
