@@ -1,9 +1,12 @@
 """Process capability of a characteristic over a selection of its samples.
 
-`capability_for` takes the same selection as the chart (the last N samples, or a time range),
-keeps its non-excluded samples, reads their individual measured values in one query and hands
-them to the engine's `capability` with σ within from the active limit version (or, with no
-version yet, from a fit of the selection, as the chart's trial limits are fitted).
+`capability_for` takes the same selection as the chart (the last N samples, or a time range)
+and keeps its non-excluded samples. For measured values it reads their individual values in
+one query and hands them to the engine's `capability` with σ within from the active limit
+version (or, with no version yet, from a fit of the selection, as the chart's trial limits are
+fitted). Counts have no specification limits to compare a spread with: p and np charts get the
+engine's binomial capability (% defective, ppm, process Z), c and u charts its Poisson
+capability (defects per unit), from the samples' counts and sizes.
 """
 
 from dataclasses import asdict
@@ -13,7 +16,7 @@ from spc import engine
 from spc.chart_data import SAMPLE_FIELDS, select_samples
 from spc.evaluation import Row
 from spc.fitting import fit, stored_limits
-from spc.models import Characteristic, Measurement
+from spc.models import Characteristic, ChartType, Measurement
 
 MIN_VALUES = 2  # the engine's minimum: σ overall needs two values
 _EXCLUDED = SAMPLE_FIELDS.index("excluded")
@@ -23,13 +26,7 @@ class CapabilityUnavailable(ValueError):
     """Capability cannot be computed for this characteristic or selection; says why."""
 
 
-def _check_applies(ch: Characteristic) -> None:
-    if ch.is_attribute:
-        raise CapabilityUnavailable(
-            f"{ch.name} is a {ch.get_chart_type_display()} chart: normal-theory capability "
-            "(Cp, Cpk, Pp, Ppk) applies to measured values, not to counts of defectives or "
-            "defects; binomial/Poisson capability is not available yet."
-        )
+def _require_specification(ch: Characteristic) -> None:
     if ch.usl is None and ch.lsl is None:
         raise CapabilityUnavailable(
             f"{ch.name} has no specification limits: set USL, LSL or both to compute "
@@ -51,23 +48,28 @@ def capability_for(ch: Characteristic, last: int | None = None, start: datetime 
                    end: datetime | None = None) -> dict:
     """Capability of the non-excluded samples of the selection, as plain JSON.
 
-    Returns every field of the engine's Capability (cpk_ci95 and warnings as lists) plus
-    n_samples, n_values, from and to (ISO times of the first and last sample used) and
-    sigma_within_source ("limits v3" or "fit of the selection"). Raises CapabilityUnavailable
-    for attribute charts, without specification limits, with too few values, and with the
-    engine's message when the engine refuses (e.g. USL ≤ LSL, no variation).
+    `kind` says which: "normal" for measured values — every field of the engine's Capability
+    (cpk_ci95 and warnings as lists), n_values and sigma_within_source ("limits v3" or "fit of
+    the selection"); "binomial" (p, np) or "poisson" (c, u) for counts — every field of the
+    engine's BinomialCapability or PoissonCapability, intervals as lists. All of them carry
+    n_samples, from and to (ISO times of the first and last sample used). Raises
+    CapabilityUnavailable without specification limits (measured values), with too few
+    samples or values, and with the engine's message when the engine refuses (e.g. USL ≤ LSL,
+    no variation).
     """
-    _check_applies(ch)
+    if not ch.is_attribute:
+        _require_specification(ch)
     selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
     rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
+    excluded = len(selected) - len(rows)
+    if ch.is_attribute:
+        if not rows:
+            raise _too_few("at least 1 sample; the selection holds none", excluded)
+        return _attribute_capability(ch, rows)
     values = _values(ch, rows) if rows else []
     if len(values) < MIN_VALUES:
-        excluded = len(selected) - len(rows)
-        raise CapabilityUnavailable(
-            f"Capability needs at least {MIN_VALUES} measured values; the selection holds "
-            f"{len(values)} from {len(rows)} sample(s)"
-            + (f" ({excluded} excluded sample(s) not counted)." if excluded else ".")
-        )
+        raise _too_few(f"at least {MIN_VALUES} measured values; the selection holds "
+                       f"{len(values)} from {len(rows)} sample(s)", excluded)
     try:
         version = ch.limit_versions.filter(is_active=True).first()
         if version is not None:
@@ -78,9 +80,33 @@ def capability_for(ch: Characteristic, last: int | None = None, start: datetime 
                                    sigma_within=sigma)
     except engine.EngineError as exc:
         raise CapabilityUnavailable(str(exc)) from exc
-    out = asdict(result)
-    out["cpk_ci95"] = list(result.cpk_ci95) if result.cpk_ci95 is not None else None
-    out["warnings"] = list(result.warnings)
-    out.update(n_samples=len(rows), n_values=len(values), sigma_within_source=source,
-               **{"from": rows[0].timestamp.isoformat(), "to": rows[-1].timestamp.isoformat()})
+    out = _as_json("normal", result, rows)
+    out.update(n_values=len(values), sigma_within_source=source)
+    return out
+
+
+def _too_few(needs: str, excluded: int) -> CapabilityUnavailable:
+    return CapabilityUnavailable(
+        f"Capability needs {needs}"
+        + (f" ({excluded} excluded sample(s) not counted)." if excluded else ".")
+    )
+
+
+def _attribute_capability(ch: Characteristic, rows: list[Row]) -> dict:
+    binomial = ch.chart_type in (ChartType.P, ChartType.NP)
+    counts, sizes = [r.count for r in rows], [r.n for r in rows]
+    try:
+        result = (engine.binomial_capability(counts, sizes) if binomial
+                  else engine.poisson_capability(counts, sizes))
+    except engine.EngineError as exc:
+        raise CapabilityUnavailable(str(exc)) from exc
+    return _as_json("binomial" if binomial else "poisson", result, rows)
+
+
+def _as_json(kind: str, result, rows: list[Row]) -> dict:
+    out = {"kind": kind}
+    for name, value in asdict(result).items():
+        out[name] = list(value) if isinstance(value, tuple) else value
+    out.update(n_samples=len(rows), **{"from": rows[0].timestamp.isoformat(),
+                                       "to": rows[-1].timestamp.isoformat()})
     return out

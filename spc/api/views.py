@@ -358,7 +358,15 @@ def chart_data_view(request, pk):
 @extend_schema(parameters=[OpenApiParameter("last", int), OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME)], responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def capability_view(request, pk):
-    """Cp, Cpk, Pp, Ppk, Cpm and more over `last=N` samples or `from`/`to`."""
+    """Capability over `last=N` samples or `from`/`to` (non-excluded samples only).
+
+    `kind` says which report it is. `normal` (measured values; needs USL and/or LSL): Cp, Cpk,
+    Pp, Ppk, Cpm, expected and observed ppm, the Cpk 95 % interval, Anderson–Darling normality.
+    `binomial` (p, np): `p`, `percent_defective`, `ppm` and `process_z` (Φ⁻¹(1 − p)), each with
+    its exact 95 % interval (`*_ci95`). `poisson` (c, u): `dpu` (defects per unit) and
+    `mean_defects` (per sample) with exact 95 % intervals, `min_dpu`, `max_dpu`,
+    `yield_percent` (e^−DPU). All carry `n_samples`, `from`, `to` and `warnings`.
+    """
     from spc.capability_report import CapabilityUnavailable, capability_for
 
     ch = characteristic_for(request, pk)

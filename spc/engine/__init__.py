@@ -7,6 +7,8 @@ Modules
   charts; z-scores and limits for new (Phase II) points.
 * :mod:`.rules` — Nelson rules 1–8 on z-scores, vectorised and incremental.
 * :mod:`.capability` — Cp, Cpk, Pp, Ppk, Cpm, ppm, Cpk confidence interval, normality.
+* :mod:`.attribute_capability` — binomial (% defective, ppm, process Z) and Poisson (DPU)
+  capability with exact confidence intervals.
 * :mod:`.errors` — the exceptions (all ``ValueError``).
 
 Typical use::
@@ -18,6 +20,12 @@ Typical use::
     cap = engine.capability(values, usl=74.05, lsl=73.95, sigma_within=fit.sigma)
 """
 
+from .attribute_capability import (
+    BinomialCapability,
+    PoissonCapability,
+    binomial_capability,
+    poisson_capability,
+)
 from .capability import Capability, anderson_darling, capability
 from .constants import A2, A3, B3, B4, B5, B6, D1, D2, D3, D4, E2, MAX_N, A, c4, d2, d3
 from .constants import table as constants_table
@@ -140,4 +148,8 @@ __all__ = [
     "Capability",
     "anderson_darling",
     "capability",
+    "BinomialCapability",
+    "PoissonCapability",
+    "binomial_capability",
+    "poisson_capability",
 ]

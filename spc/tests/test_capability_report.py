@@ -99,11 +99,77 @@ def test_excluded_samples_and_samples_outside_the_selection_are_left_out():
     assert report["cpl"] is None and report["cpk"] == report["cpu"]  # one-sided: USL only
 
 
-@pytest.mark.parametrize("chart_type", [ChartType.P, ChartType.NP, ChartType.C, ChartType.U])
-def test_attribute_charts_have_no_normal_theory_capability(chart_type):
-    ch = CharacteristicFactory(chart_type=chart_type, subgroup_size=50, usl=0.1)
+def _counts(ch, rows, start=T0):
+    return record_samples(ch, [SampleRequest(count=d, sample_size=n, timestamp=start + i * MINUTE)
+                               for i, (d, n) in enumerate(rows)])
 
-    with pytest.raises(CapabilityUnavailable, match="normal-theory capability"):
+
+def test_a_p_chart_reports_its_fraction_defective_with_montgomerys_p_bar():
+    """Orange-juice cans (Montgomery; qcc `orangejuice`), the 30 trial samples of 50:
+    p̄ = 0.2313333 as qcc prints it; the interval is the exact (Clopper–Pearson) one."""
+    ref = _reference.load("orangejuice_p_trial")
+    ch = CharacteristicFactory(chart_type=ChartType.P, subgroup_size=50)
+    _counts(ch, [ref["data"][i] for i in ref["phase_I_rows"]])
+
+    report = capability_for(ch)
+
+    assert report["kind"] == "binomial"
+    assert (report["n_samples"], report["defectives"], report["inspected"]) == (30, 347, 1500)
+    _reference.check(ref, "p.center", report["p"])
+    assert report["percent_defective"] == approx(100 * 347 / 1500)
+    # 1 − p̄ = 0.76867 lies between Φ(0.73) = 0.7673 and Φ(0.74) = 0.7704 (normal table)
+    assert 0.73 < report["process_z"] < 0.74
+    low, high = report["p_ci95"]
+    assert low < report["p"] < high
+    assert (report["from"], report["to"]) == (T0.isoformat(), (T0 + 29 * MINUTE).isoformat())
+    json.dumps(report, allow_nan=False)
+
+
+def test_a_u_chart_reports_defects_per_unit_with_montgomerys_u_bar():
+    ref = _reference.load("pcmanufact_u")
+    ch = CharacteristicFactory(chart_type=ChartType.U, subgroup_size=5)
+    _counts(ch, ref["data"])
+
+    report = capability_for(ch)
+
+    assert (report["kind"], report["n_samples"], report["units"]) == ("poisson", 20, 100)
+    _reference.check(ref, "u.center", report["dpu"])
+    json.dumps(report, allow_nan=False)
+
+
+def test_a_c_chart_reports_defects_per_sample_with_montgomerys_c_bar():
+    ref = _reference.load("circuit_c_trial")
+    ch = CharacteristicFactory(chart_type=ChartType.C, subgroup_size=100)
+    _counts(ch, [ref["data"][i] for i in ref["phase_I_rows"]])
+
+    report = capability_for(ch)
+
+    assert report["kind"] == "poisson"
+    _reference.check(ref, "c.center", report["mean_defects"])
+    _reference.check(ref, "u.center", report["dpu"])
+
+
+def test_an_np_chart_without_defectives_reports_the_upper_bound_and_no_process_z():
+    ch = CharacteristicFactory(chart_type=ChartType.NP, subgroup_size=100)
+    _counts(ch, [(0, 100)] * 10 + [(9, 100)])
+    set_excluded(Sample.objects.get(characteristic=ch, count=9), True, "wrong gauge", None)
+
+    report = capability_for(ch)
+
+    assert (report["n_samples"], report["defectives"], report["p"]) == (10, 0, 0.0)
+    assert report["process_z"] is None and report["process_z_ci95"][1] is None
+    assert report["ppm_ci95"] == approx([0.0, 1e6 * (1 - 0.025 ** (1 / 1000))])
+    assert "no defectives" in report["warnings"][0]
+    json.dumps(report, allow_nan=False)
+
+
+def test_attribute_capability_needs_a_sample_and_says_so():
+    ch = CharacteristicFactory(chart_type=ChartType.P, subgroup_size=50)
+    with pytest.raises(CapabilityUnavailable, match="at least 1 sample; the selection holds none"):
+        capability_for(ch)
+    _counts(ch, [(3, 50)])
+    set_excluded(Sample.objects.get(characteristic=ch), True, "bad sample", None)
+    with pytest.raises(CapabilityUnavailable, match=r"\(1 excluded sample\(s\) not counted\)"):
         capability_for(ch)
 
 
