@@ -57,15 +57,16 @@ def capability_for(ch: Characteristic, last: int | None = None, start: datetime 
     samples or values, and with the engine's message when the engine refuses (e.g. USL ≤ LSL,
     no variation).
     """
-    if not ch.is_attribute:
-        _require_specification(ch)
     selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
     rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
     excluded = len(selected) - len(rows)
     if ch.is_attribute:
-        if not rows:
-            raise _too_few("at least 1 sample; the selection holds none", excluded)
-        return _attribute_capability(ch, rows)
+        return _attribute_capability(ch, rows, excluded)
+    return _normal_capability(ch, rows, excluded)
+
+
+def _normal_capability(ch: Characteristic, rows: list[Row], excluded: int) -> dict:
+    _require_specification(ch)
     values = _values(ch, rows) if rows else []
     if len(values) < MIN_VALUES:
         raise _too_few(f"at least {MIN_VALUES} measured values; the selection holds "
@@ -92,7 +93,9 @@ def _too_few(needs: str, excluded: int) -> CapabilityUnavailable:
     )
 
 
-def _attribute_capability(ch: Characteristic, rows: list[Row]) -> dict:
+def _attribute_capability(ch: Characteristic, rows: list[Row], excluded: int) -> dict:
+    if not rows:
+        raise _too_few("at least 1 sample; the selection holds none", excluded)
     binomial = ch.chart_type in (ChartType.P, ChartType.NP)
     counts, sizes = [r.count for r in rows], [r.n for r in rows]
     try:

@@ -290,6 +290,45 @@ def check_counts(
             )
 
 
+def attribute_inputs(
+    counts: object,
+    sizes: object,
+    excluded: object,
+    size_label: str,
+    integer_sizes: bool,
+    min_samples: int = 2,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[int, ...]]:
+    """(kept counts, kept sizes or None, their input positions, excluded positions) of
+    attribute data; ``sizes`` may be one number for every sample."""
+    c, positions, excl, k = kept_float_1d(counts, excluded, "count")
+    n = None
+    if sizes is not None:
+        if np.ndim(sizes) == 0:
+            n = np.full(c.size, as_float_1d(sizes, size_label)[0])
+        else:
+            kn = len(sizes)
+            if kn != k:
+                raise ParameterError(f"{k} counts but {kn} {size_label}s")
+            n, _, _, _ = kept_float_1d(sizes, excluded, size_label)
+    require_count(c.size, min_samples, "sample", len(excl))
+    check_counts(c, positions)
+    if n is not None:
+        check_sizes(n, positions, integer=integer_sizes, label=size_label)
+    return c, n, positions, excl
+
+
+def check_not_above(c: np.ndarray, n: np.ndarray, positions: np.ndarray) -> None:
+    """Defectives cannot exceed their sample size."""
+    over = c > n
+    if over.any():
+        j = int(np.argmax(over))
+        idx = int(positions[j])
+        raise InvalidCountError(
+            f"sample {idx} has {int(c[j])} nonconforming items but a sample size of {int(n[j])}",
+            index=idx,
+        )
+
+
 def check_sizes(
     sizes: np.ndarray,
     positions: np.ndarray,

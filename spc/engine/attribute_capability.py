@@ -26,11 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from scipy import special
 
 from . import _validate as V
-from .errors import InsufficientDataError, InvalidCountError
 
 __all__ = ["BinomialCapability", "PoissonCapability", "binomial_capability",
            "poisson_capability"]
@@ -77,21 +75,6 @@ class PoissonCapability:
     warnings: tuple[str, ...] = ()
 
 
-def _counts_and_sizes(counts: object, sizes: object, label: str, whole_sizes: bool):
-    c = V.as_float_1d(counts, "count")
-    n = V.as_float_1d(sizes, label)
-    if n.size == 1 and c.size > 1:
-        n = np.full(c.size, n[0])
-    if c.size == 0:
-        raise InsufficientDataError("capability needs at least 1 sample, got none")
-    if n.size != c.size:
-        raise InvalidCountError(f"{c.size} counts but {n.size} {label}s: give one per sample")
-    positions = np.arange(c.size)
-    V.check_counts(c, positions)
-    V.check_sizes(n, positions, integer=whole_sizes, label=label)
-    return c, n
-
-
 def _process_z(p: float) -> float | None:
     return float(special.ndtri(1.0 - p)) if 0.0 < p < 1.0 else None
 
@@ -99,12 +82,8 @@ def _process_z(p: float) -> float | None:
 def binomial_capability(defectives: object, sizes: object) -> BinomialCapability:
     """Binomial capability from each sample's number of defectives and its sample size
     (``sizes`` may be one number for all)."""
-    d, n = _counts_and_sizes(defectives, sizes, "sample size", True)
-    above = d > n
-    if above.any():
-        j = int(np.argmax(above))
-        raise InvalidCountError(
-            f"sample {j} has {int(d[j])} defectives out of {int(n[j])} inspected", index=j)
+    d, n, positions, _ = V.attribute_inputs(defectives, sizes, None, "sample size", True, 1)
+    V.check_not_above(d, n, positions)
     total_d, total_n = int(d.sum()), int(n.sum())
     p = total_d / total_n
     lower = float(special.betaincinv(total_d, total_n - total_d + 1, _ALPHA / 2)) \
@@ -135,7 +114,7 @@ def binomial_capability(defectives: object, sizes: object) -> BinomialCapability
 def poisson_capability(defects: object, units: object) -> PoissonCapability:
     """Poisson capability from each sample's number of defects and its inspection units
     (``units`` may be one number for all; units need not be whole, e.g. square metres)."""
-    c, n = _counts_and_sizes(defects, units, "inspection unit", False)
+    c, n, _, _ = V.attribute_inputs(defects, units, None, "inspection unit", False, 1)
     total_c, total_u, k = int(c.sum()), float(n.sum()), int(c.size)
     lower = float(special.gammaincinv(total_c, _ALPHA / 2)) if total_c > 0 else 0.0
     upper = float(special.gammaincinv(total_c + 1, 1 - _ALPHA / 2))

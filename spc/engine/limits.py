@@ -635,37 +635,6 @@ def imr_limits(
 # ---------------------------------------------------------------------------------------
 
 
-def _attr_inputs(
-    counts: object, sizes: object, excluded: object, size_label: str, integer_sizes: bool
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[int, ...]]:
-    c, positions, excl, k = V.kept_float_1d(counts, excluded, "count")
-    n = None
-    if sizes is not None:
-        if np.ndim(sizes) == 0:
-            n = np.full(c.size, V.as_float_1d(sizes, size_label)[0])
-        else:
-            kn = len(sizes)
-            if kn != k:
-                raise ParameterError(f"{k} counts but {kn} {size_label}s")
-            n, _, _, _ = V.kept_float_1d(sizes, excluded, size_label)
-    V.require_count(c.size, 2, "sample", len(excl))
-    V.check_counts(c, positions)
-    if n is not None:
-        V.check_sizes(n, positions, integer=integer_sizes, label=size_label)
-    return c, n, positions, excl
-
-
-def _check_not_above(c: np.ndarray, n: np.ndarray, positions: np.ndarray) -> None:
-    over = c > n
-    if over.any():
-        j = int(np.argmax(over))
-        idx = int(positions[j])
-        raise InvalidCountError(
-            f"sample {idx} has {int(c[j])} nonconforming items but a sample size of {int(n[j])}",
-            index=idx,
-        )
-
-
 def _attr_chart(
     lim: Limits,
     chart_type: str,
@@ -705,9 +674,9 @@ def p_limits(
     ``sizes`` may be a scalar when every sample has the same size.
     """
     L = _nsigma(nsigma)
-    c, n, positions, excl = _attr_inputs(counts, sizes, excluded, "sample size", True)
+    c, n, positions, excl = V.attribute_inputs(counts, sizes, excluded, "sample size", True)
     assert n is not None
-    _check_not_above(c, n, positions)
+    V.check_not_above(c, n, positions)
     pbar = float(c.sum() / n.sum())
     _zero_fraction(pbar, c.size)
     const = bool((n == n[0]).all())
@@ -721,7 +690,7 @@ def np_limits(
 ) -> ChartLimits:
     """np chart: number nonconforming in samples of constant size ``size`` (scalar or sequence)."""
     L = _nsigma(nsigma)
-    c, n, positions, excl = _attr_inputs(counts, size, excluded, "sample size", True)
+    c, n, positions, excl = V.attribute_inputs(counts, size, excluded, "sample size", True)
     assert n is not None
     if not (n == n[0]).all():
         j = int(np.argmax(n != n[0]))
@@ -730,7 +699,7 @@ def np_limits(
             f"{int(n[0])}: the np chart needs a constant sample size (use a p chart)",
             index=int(positions[j]),
         )
-    _check_not_above(c, n, positions)
+    V.check_not_above(c, n, positions)
     size_ = float(n[0])
     pbar = float(c.sum() / (size_ * c.size))
     _zero_fraction(pbar, c.size)
@@ -743,7 +712,7 @@ def np_limits(
 def c_limits(counts: object, excluded: object = None, nsigma: float = 3.0) -> ChartLimits:
     """c chart: nonconformities per sample (constant area of opportunity); c̄ = mean count."""
     L = _nsigma(nsigma)
-    c, _, positions, excl = _attr_inputs(counts, None, excluded, "unit", True)
+    c, _, positions, excl = V.attribute_inputs(counts, None, excluded, "unit", True)
     cbar = float(c.mean())
     if cbar == 0.0:
         raise ZeroVariationError(
@@ -762,7 +731,7 @@ def u_limits(
     ``units`` (inspection units per sample; scalar or sequence) may be fractional.
     """
     L = _nsigma(nsigma)
-    c, n, positions, excl = _attr_inputs(counts, units, excluded, "number of units", False)
+    c, n, positions, excl = V.attribute_inputs(counts, units, excluded, "number of units", False)
     assert n is not None
     ubar = float(c.sum() / n.sum())
     if ubar == 0.0:

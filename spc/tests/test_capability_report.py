@@ -58,7 +58,7 @@ def test_the_piston_ring_capability_matches_the_published_qcc_results():
         ch.usl, ch.lsl, ch.target = case["usl"], case["lsl"], case["target"]
         report = capability_for(ch, start=start, end=end)
 
-        assert report["sigma_within_source"] == "limits v1"
+        assert (report["kind"], report["sigma_within_source"]) == ("normal", "limits v1")
         assert (report["n_samples"], report["n_values"]) == (25, 125)
         assert (report["from"], report["to"]) == (start.isoformat(), end.isoformat())
         close(report["mean"], "center")

@@ -176,7 +176,11 @@ def test_every_unit_defective_gives_no_process_z():
 
 
 def test_few_defectives_are_flagged_as_a_rough_estimate():
-    assert "rough" in E.binomial_capability([1, 2], [500, 500]).warnings[0]
+    assert E.binomial_capability([1, 2], [500, 500]).warnings == (
+        "only 3 defectives in 1000 inspected: the estimate is rough — see how wide its interval "
+        "is",)
+    assert E.binomial_capability([499], [500]).warnings[0].startswith(
+        "only 1 good unit in 500 inspected")
     assert E.binomial_capability([10, 12], [500, 500]).warnings == ()
 
 
@@ -189,13 +193,14 @@ def test_no_defects_gives_dpu_zero_with_an_upper_bound():
 
 @pytest.mark.parametrize(("counts", "sizes", "error", "message"), [
     ([], [], E.InsufficientDataError, "at least 1 sample"),
-    ([1, 2], [10, 10, 10], E.InvalidCountError, "2 counts but 3 sample sizes"),
+    ([1, 2], [10, 10, 10], E.ParameterError, "2 counts but 3 sample sizes"),
     ([1, float("nan")], [10, 10], E.NonFiniteValueError, "NaN"),
     ([1, -1], [10, 10], E.InvalidCountError, "sample 1 has a negative count"),
     ([1.5], [10], E.InvalidCountError, "not a whole number"),
     ([1], [0], E.InvalidCountError, "sample size of 0"),
     ([1], [2.5], E.InvalidCountError, "sample size that is not a whole number"),
-    ([3, 11], [10, 10], E.InvalidCountError, "sample 1 has 11 defectives out of 10"),
+    ([3, 11], [10, 10], E.InvalidCountError,
+     "sample 1 has 11 nonconforming items but a sample size of 10"),
     (["a"], [10], E.EngineError, "numbers"),
 ])
 def test_bad_binomial_input_says_what_is_wrong(counts, sizes, error, message):
