@@ -41,7 +41,7 @@ def test_the_piston_ring_capability_matches_the_published_qcc_results():
     """Piston-ring inside diameters (mm), 25 phase-I subgroups of 5: Montgomery, *Introduction to
     Statistical Quality Control* (Table 6.3 / Example 6.3); data from the R package qcc
     (`pistonrings`), published capability from the qcc 3.0 vignette "A quick tour of qcc"
-    (processCapability) — /work/shared/reference/datasets/pistonrings_capability.json, compared
+    (processCapability) — spc/tests/reference/pistonrings_capability.json, compared
     within that file's tolerances (Pp, Ppk and expected ppm are its first-principles values)."""
     ref = _reference.load("pistonrings_capability")
     expected, tolerance = ref["expected"], ref["tolerance"]["abs"]

@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from plants.demo import load_demo
@@ -22,3 +23,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Log in at {options['url']} with one of (new passwords each run):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<16} {password}")
+        if not get_user_model().objects.filter(is_superuser=True).exists():
+            rule = "=" * 78
+            self.stdout.write(self.style.WARNING(
+                f"{rule}\nNo administrator exists yet (Django admin at {options['url']}admin/).\n"
+                "Create one now in another terminal:   .venv/bin/python manage.py createsuperuser\n"
+                "or start with OPENSPC_ADMIN_PASSWORD=… make run   (user OPENSPC_ADMIN_USERNAME, "
+                f"default 'admin').\n{rule}"))

@@ -1,4 +1,4 @@
-"""Access to the published reference data sets in /work/shared/reference/datasets.
+"""Access to the published reference data sets in spc/tests/reference (public textbook data).
 
 Each JSON file carries the raw data, the expected values with their provenance (published or
 recomputed), a tolerance per field and the citation (see that directory's README.md).
@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-_DEFAULT = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "datasets"
+_DEFAULT = Path(__file__).resolve().parents[1] / "reference"
 REFERENCE_DIR = Path(os.environ.get("OPENSPC_REFERENCE_DIR", _DEFAULT))
 
 
@@ -23,8 +23,8 @@ def load(name: str) -> dict[str, Any]:
     path = REFERENCE_DIR / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"reference data set {path} not found; set OPENSPC_REFERENCE_DIR to the directory "
-            "holding the shared reference JSON files"
+            f"reference data set {path} not found (the data sets live in spc/tests/reference; "
+            "OPENSPC_REFERENCE_DIR overrides the location)"
         )
     with path.open(encoding="utf-8") as fh:
         return json.load(fh)

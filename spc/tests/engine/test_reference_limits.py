@@ -1,6 +1,6 @@
 """Control limits of every chart type against published reference examples.
 
-Data and published values: /work/shared/reference/datasets (see its README.md). Every field is
+Data and published values: spc/tests/reference (see its README.md). Every field is
 checked to its published precision (the data set's tolerance, which admits exact or 3-decimal
 d2) *and* against the exact recomputation at a relative 1e-9 (this engine uses exact
 constants). Sources are cited per test; the published outputs are those of the R package qcc
