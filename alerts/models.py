@@ -51,7 +51,7 @@ class Violation(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason_code = models.ForeignKey(ReasonCode, null=True, blank=True, on_delete=models.PROTECT)
     comment = models.TextField(blank=True)
@@ -61,6 +61,12 @@ class Violation(models.Model):
         indexes = [
             models.Index(fields=["characteristic", "sample"], name="violation_char_sample"),
             models.Index(fields=["plant", "acknowledged_at"], name="violation_plant_ack"),
+        ]
+        constraints = [
+            # one live violation per sample, rule and chart, whatever writers race
+            models.UniqueConstraint(fields=["sample", "rule", "chart"],
+                                    condition=models.Q(superseded_at__isnull=True),
+                                    name="one_live_violation"),
         ]
 
     def __str__(self):

@@ -3,31 +3,41 @@
 from django.utils import timezone
 
 from alerts.models import Violation
+from spc.hooks import Stored
 from spc.rule_settings import settings_for
 
+_CHUNK = 5_000
 
-def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
-    """Make the live violations of the judged samples equal the detections.
 
-    `judged_sample_ids` are the earlier samples judged again; new samples have no violations
-    yet, so only their detections are created.
+def store(characteristic, detections, span=None) -> Stored:
+    """Make the live violations equal the detections.
 
-    A detection already live (same sample, rule and points) is kept as it is — with its
-    acknowledgment; a live violation no longer detected is superseded, never deleted; the rest
-    are created. Returns the live violations of the judged samples.
+    `span` is (since, until) — the samples judged again, from `since` (None: the first) to
+    `until` (exclusive; None: the last) — or None when only new samples were judged, which
+    have no violations yet, so their detections are simply created.
+
+    Within the span a detection already live (same sample, rule, chart and points) is kept as
+    it is — with its acknowledgment; a live violation no longer detected is superseded, never
+    deleted; the rest are created. Everything is read and written set-based, in chunks, never
+    with a parameter per judged sample.
     """
-    judged = set(judged_sample_ids)
-    if not judged and not detections:
-        return []  # a new sample that fired nothing: the common case, no work
-    live = list(Violation.objects.filter(sample_id__in=judged, superseded_at__isnull=True)) \
-        if judged else []
+    if span is None and not detections:
+        return Stored([], [], [])  # a new sample that fired nothing: the common case, no work
     wanted = {(d.sample_id, d.rule, d.chart, tuple(d.points)): d for d in detections}
     keep, stale = [], []
-    for violation in live:
-        key = (violation.sample_id, violation.rule, violation.chart, tuple(violation.points))
-        (keep if wanted.pop(key, None) else stale).append(violation)
-    if stale:
-        Violation.objects.filter(pk__in=[v.pk for v in stale]).update(superseded_at=timezone.now())
+    if span is not None:
+        since, until = span
+        live = Violation.objects.filter(characteristic=characteristic, superseded_at__isnull=True)
+        if since is not None:
+            live = live.filter(sample__timestamp__gte=since)
+        if until is not None:
+            live = live.filter(sample__timestamp__lt=until)
+        for violation in live.iterator(chunk_size=_CHUNK):
+            key = (violation.sample_id, violation.rule, violation.chart, tuple(violation.points))
+            (keep if wanted.pop(key, None) else stale).append(violation.pk)
+    now = timezone.now()
+    for a in range(0, len(stale), _CHUNK):
+        Violation.objects.filter(pk__in=stale[a:a + _CHUNK]).update(superseded_at=now)
     rules = settings_for(characteristic)
     created = Violation.objects.bulk_create([
         Violation(plant_id=characteristic.plant_id, characteristic=characteristic,
@@ -35,5 +45,7 @@ def store(characteristic, detections, judged_sample_ids) -> list[Violation]:
                   severity=rules[d.rule].severity,
                   points=list(d.points), requires_ack=rules[d.rule].requires_ack)
         for d in wanted.values()
-    ])
-    return keep + created
+    ], batch_size=2_000)
+    kept = [v for a in range(0, len(keep), _CHUNK)
+            for v in Violation.objects.filter(pk__in=keep[a:a + _CHUNK])] if keep else []
+    return Stored(kept + created, created, stale)

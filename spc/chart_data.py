@@ -29,9 +29,10 @@ from django.db import connections
 from django.db.models import CharField, Func
 from django.db.models.functions import Cast
 
-from spc import engine
-from spc.evaluation import ROW_FIELDS, stage_rows, stages, trial_fit
+from spc import judging
+from spc.evaluation import ROW_FIELDS, stage_rows, stages
 from spc.fitting import PRIMARY, SECONDARY
+from spc.judging import STATE_FIELDS
 from spc.models import Characteristic, ChartType, ControlLimits, Sample
 
 SAMPLE_FIELDS = (*ROW_FIELDS, "excluded", "exclusion_reason")
@@ -65,6 +66,7 @@ class Columns(NamedTuple):
     sd: np.ndarray
     count: np.ndarray
     excluded: np.ndarray  # bool
+    state: dict  # the carried state columns (spc.judging.STATE_FIELDS), NaN where none
 
 
 def _as_datetime(text: str) -> datetime:
@@ -122,14 +124,43 @@ def select_columns(ch: Characteristic, last: int | None = None, start: datetime 
     call. Only columns of the covering sample index are read, so PostgreSQL can answer from the
     index alone."""
     qs = _selection(ch, last, start, end).annotate(utc=UTCText("timestamp"))
-    fields = ("id", "utc", "n", "mean", "range", "sd", "count", "excluded")
+    carried = STATE_FIELDS if _carries_state(ch) else ()
+    fields = ("id", "utc", "n", "mean", "range", "sd", "count", "excluded", *carried)
     rows = _fetch(qs, fields, last, rows_of=_driver_rows)
-    ids, stamps, n, mean, rng, sd, count, excluded = (
-        zip(*rows, strict=True) if rows else ((),) * len(fields))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
+    ids, stamps, n, mean, rng, sd, count, excluded = columns[:8]
+    size = len(ids)
+    state = {name: np.array(columns[8 + i], dtype=float) if carried else np.full(size, np.nan)
+             for i, name in enumerate(STATE_FIELDS)} if carried else \
+        {name: np.full(size, np.nan) for name in STATE_FIELDS}
     return Columns(np.array(ids, dtype=np.int64), np.array(stamps, dtype="datetime64[us]"),
                    np.array(n, dtype=np.int64), np.array(mean, dtype=float),
                    np.array(rng, dtype=float), np.array(sd, dtype=float),
-                   np.array(count, dtype=float), np.array(excluded, dtype=bool))
+                   np.array(count, dtype=float), np.array(excluded, dtype=bool), state)
+
+
+def _carries_state(ch) -> bool:
+    """EWMA and CUSUM points always carry state; a Shewhart chart's only in its trial stage
+    (read separately, `_read_trial_state`, when the selection reaches it)."""
+    return ch.chart_type in judging.SERIES
+
+
+def _read_trial_state(ch, cols: Columns, stage_of: np.ndarray) -> None:
+    """Fill in the state of the selection's trial points (a Shewhart chart's first stage), in one
+    query bounded by the selection."""
+    at = np.flatnonzero(stage_of == 0)
+    if not at.size or ch.chart_type in judging.SERIES:
+        return
+    span = {"timestamp__gte": _aware(cols.timestamp[at[0]]),
+            "timestamp__lte": _aware(cols.timestamp[at[-1]])}
+    found = {r[0]: r[1:] for r in Sample.objects.filter(characteristic=ch, **span)
+             .values_list("id", *STATE_FIELDS)}
+    position = {pk: i for i, pk in zip(at.tolist(), cols.sample_id[at].tolist(), strict=True)}
+    for pk, values in found.items():
+        i = position.get(pk)
+        if i is not None:
+            for name, value in zip(STATE_FIELDS, values, strict=True):
+                cols.state[name][i] = np.nan if value is None else value
 
 
 def _fetch(qs, fields, last: int | None, rows_of=list) -> list[tuple]:
@@ -175,56 +206,6 @@ def _exclusion_reasons(ch: Characteristic, cols: Columns) -> list[str]:
     return reasons
 
 
-def _full(value, m: int) -> np.ndarray:
-    return np.array(np.broadcast_to(np.asarray(value, dtype=float), (m,)), dtype=float)
-
-
-def _nan(m: int) -> np.ndarray:
-    return np.full(m, np.nan)
-
-
-def _shewhart(statistic: str, values, sizes, kept, center, sigma) -> dict:
-    """Limits and z of a Shewhart statistic (xbar, i, p, np, c, u, r, s) over one stage."""
-    m = values.size
-    sizes = None if statistic in ("i", "c") else sizes
-    pl = engine.point_limits(statistic, sizes, center, sigma)
-    z = _nan(m)
-    ok = kept & np.isfinite(values)
-    if ok.any():
-        z[ok] = engine.z_scores(statistic, values[ok], None if sizes is None else sizes[ok],
-                                center, sigma)
-    return {"value": values, "center": _full(pl.center, m), "ucl": _full(pl.ucl, m),
-            "lcl": _full(pl.lcl, m), "z": z}
-
-
-def _series(ch: Characteristic, means, kept, prefix, center, sigma) -> dict:
-    """EWMA or CUSUM over one stage: the stage's kept means before the selection (`prefix`)
-    continue into the selected ones; an excluded point shows the limits of the kept point
-    before it (the first kept one if none) and no statistic."""
-    m = means.size
-    series = np.concatenate([np.asarray(prefix, dtype=float), means[kept]])
-    if series.size == 0:
-        return _no_limits(_nan(m), ch.chart_type)
-    at = np.maximum(len(prefix) + np.cumsum(kept) - 1, 0)  # series index each point reads
-    n = max(ch.subgroup_size, 1)
-    if ch.chart_type == ChartType.EWMA:
-        chart = engine.ewma_limits(series, lam=ch.ewma_lambda, L=ch.ewma_l, center=center,
-                                   sigma=sigma, n=n)
-        e = np.asarray(chart.primary_values)
-        sp = _full(chart.primary.sigma_point, series.size)
-        value = np.where(kept, e[at], np.nan)
-        return {"value": value, "center": _full(center, m),
-                "ucl": _full(chart.primary.ucl, series.size)[at],
-                "lcl": _full(chart.primary.lcl, series.size)[at],
-                "z": (value - center) / sp[at]}
-    result = engine.cusum(series, k=ch.cusum_k, h=ch.cusum_h, target=center, sigma=sigma, n=n)
-    return {"value": _nan(m), "center": _full(0.0, m), "ucl": _full(result.H, m),
-            "lcl": _full(-result.H, m),
-            "z": np.where(kept, (means - center) / result.sigma_point, np.nan),
-            "upper": np.where(kept, np.asarray(result.upper)[at], np.nan),
-            "lower": np.where(kept, np.asarray(result.lower)[at], np.nan)}
-
-
 def _moving_ranges(means, kept, previous: float | None) -> np.ndarray:
     """|x − the previous non-excluded x of the stage| per point; NaN where there is none."""
     m = means.size
@@ -235,15 +216,92 @@ def _moving_ranges(means, kept, previous: float | None) -> np.ndarray:
     return np.abs(means - prev_values)
 
 
-def _no_limits(values: np.ndarray, kind: str) -> dict:
-    """A stage without limits: the points' own statistic (none for EWMA and CUSUM) only."""
-    m = values.size
-    series = kind in (ChartType.EWMA, ChartType.CUSUM)
-    out = {"value": _nan(m) if series else values, "center": _nan(m), "ucl": _nan(m),
-           "lcl": _nan(m), "z": _nan(m)}
+def _nan(m: int) -> np.ndarray:
+    return np.full(m, np.nan)
+
+
+def _carry_forward(column: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each point's value, or for one without (an excluded point) the value of the known
+    point before it — or after it, when none is before."""
+    m = column.size
+    if not known.any():
+        return column
+    at = np.maximum.accumulate(np.where(known, np.arange(m), -1))
+    first = int(np.argmax(known))
+    return column[np.where(at >= 0, at, first)]
+
+
+class _Rows:
+    """Kept points of the selection as columns, in the shape spc.judging reads."""
+
+    def __init__(self, cols, idx):
+        self.n, self.mean, self.range = cols.n[idx], cols.mean[idx], cols.range[idx]
+        self.sd, self.count = cols.sd[idx], cols.count[idx]
+        self._m = idx.size
+
+    def __len__(self):
+        return self._m
+
+
+def _stage_run(ch, cols, a, b, version, previous_mean, primary, secondary) -> dict | None:
+    """Fill the columns of the points [a, b) of one stage with what they were judged against;
+    the limits in force at its last point that has them ({center, sigma, ucl, lcl}) or None."""
+    kind = ch.chart_type
+    kept = ~cols.excluded[a:b]
+    idx = np.flatnonzero(kept) + a
+    everything = np.arange(a, b)
+    established_shewhart = version is not None and kind not in judging.SERIES
+    # an established Shewhart chart carries nothing: excluded points get limits for their own n
+    judged = everything if established_shewhart else idx
+    if judged.size == 0:
+        return None
+    state = {name: cols.state[name][judged] for name in STATE_FIELDS}
+    v = judging.verdicts(ch, version, _Rows(cols, judged), state if not established_shewhart
+                         else {})
+    seg = slice(a, b)
+    known = np.isin(everything, judged)
+    for key, column in (("value", v.value), ("center", v.center), ("ucl", v.ucl),
+                        ("lcl", v.lcl), ("z", v.z)):
+        full = _nan(b - a)
+        full[known] = column
+        if key in ("center", "ucl", "lcl"):
+            full = _carry_forward(full, known)
+        primary[key][seg] = full
+    if kind not in judging.SERIES:
+        primary["value"][seg] = _plotted(kind, cols)[seg]  # excluded points keep their own
     if kind == ChartType.CUSUM:
-        out.update(upper=_nan(m), lower=_nan(m))
-    return out
+        for key, column in (("upper", v.upper), ("lower", v.lower)):
+            full = _nan(b - a)
+            full[known] = column
+            primary[key][seg] = full
+    last = _last_limits(v)
+    if secondary is None:
+        return last
+    sigma = _nan(b - a)
+    sigma[known] = v.sigma
+    sigma = _carry_forward(sigma, known)
+    statistic = SECONDARY[kind]
+    if statistic == "mr":
+        values = _moving_ranges(cols.mean[seg], kept, previous_mean)
+    else:
+        values = (cols.range if statistic == "r" else cols.sd)[seg]
+    center, ucl, lcl = judging.secondary_limits(ch, sigma, cols.n[seg].astype(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (values - center) / ((ucl - center) / 3)
+    for key, column in (("value", values), ("center", center), ("ucl", ucl), ("lcl", lcl),
+                        ("z", np.where(kept & np.isfinite(z), z, np.nan))):
+        secondary[key][seg] = column
+    return last
+
+
+def _last_limits(v) -> dict | None:
+    at = np.flatnonzero(np.isfinite(v.center) & np.isfinite(v.sigma))
+    if not at.size:
+        return None
+    i = int(at[-1])
+    ucl, lcl = np.broadcast_to(v.ucl, v.center.shape), np.broadcast_to(v.lcl, v.center.shape)
+    return {"center": float(v.center[i]), "sigma": float(v.sigma[i]), "ucl": float(ucl[i]),
+            "lcl": float(lcl[i])}
 
 
 def _version_dict(v: ControlLimits) -> dict:
@@ -277,44 +335,20 @@ def _live_rules(ch: Characteristic, cols: Columns) -> dict[str, list[tuple[int, 
     return out
 
 
-def _stage_limits(ch, stage_values, k, prefix, center, sigma, sec_values):
-    """(primary, secondary) columns of one stage judged against `center` and `sigma`; a chart
-    whose limits the engine refuses is shown without them (None)."""
-    kind = ch.chart_type
-    primary = secondary = None
-    values, means, sizes = stage_values
-    try:
-        if kind in (ChartType.EWMA, ChartType.CUSUM):
-            primary = _series(ch, means, k, prefix, center, sigma)
-        else:
-            primary = _shewhart(PRIMARY[kind], values, sizes, k, center, sigma)
-    except engine.EngineError:
-        primary = None
-    try:
-        if sec_values is not None:
-            secondary = _shewhart(SECONDARY[kind], sec_values, sizes, k, None, sigma)
-    except engine.EngineError:
-        secondary = None
-    return primary, secondary
-
-
 def _runs(stage_of: np.ndarray) -> list[tuple[int, int]]:
     """[(a, b)] of the runs of equal stage in the (time-ordered) points."""
     edges = [0, *(np.flatnonzero(np.diff(stage_of)) + 1).tolist(), stage_of.size]
     return list(zip(edges, edges[1:], strict=False)) if stage_of.size else []
 
 
-def _prefix(ch, cols, stage_of, all_stages, trial_rows) -> list[float]:
-    """The kept means of the first selected point's stage before it (I-MR: the last one)."""
-    kind = ch.chart_type
-    if not stage_of.size or kind not in _NEEDS_PREFIX:
-        return []
+def _previous_mean(ch, cols, stage_of, all_stages) -> float | None:
+    """I-MR: the kept mean of the first selected point's stage just before it (one row), so
+    the first moving range is the one the rules judged."""
+    if not stage_of.size or ch.chart_type != ChartType.IMR:
+        return None
     first = (_aware(cols.timestamp[0]), int(cols.sample_id[0]))
-    if trial_rows is not None:
-        return [r.mean for r in trial_rows if (r.timestamp, r.id) < first]
-    before = stage_rows(ch, all_stages[int(stage_of[0])], before=first,
-                        last=1 if kind == ChartType.IMR else None)
-    return [r.mean for r in before]
+    before = stage_rows(ch, all_stages[int(stage_of[0])], before=first, last=1)
+    return before[0].mean if before else None
 
 
 def _plotted(kind: str, cols: Columns) -> np.ndarray:
@@ -322,41 +356,6 @@ def _plotted(kind: str, cols: Columns) -> np.ndarray:
     if kind in (ChartType.P, ChartType.U):
         return cols.count / cols.n
     return cols.count if kind in (ChartType.NP, ChartType.C) else cols.mean
-
-
-def _stage_columns(ch, cols, stage_of, versions, trial, prefix):
-    """(primary, secondary, versions involved): each chart's columns, filled stage by stage."""
-    kind = ch.chart_type
-    m = stage_of.size
-    kept, n, values = ~cols.excluded, cols.n.astype(float), _plotted(kind, cols)
-    secondary_stat = SECONDARY.get(kind)
-    secondary_values = {"r": cols.range, "s": cols.sd}.get(secondary_stat)
-    primary = {k: _nan(m) for k in _LIMIT_FIELDS}
-    if kind == ChartType.CUSUM:
-        primary.update(upper=_nan(m), lower=_nan(m))
-    secondary = {k: _nan(m) for k in _LIMIT_FIELDS} if secondary_stat else None
-    involved: list[ControlLimits] = []
-    for a, b in _runs(stage_of):
-        i = int(stage_of[a])
-        version = versions[i - 1] if i else None
-        if version is not None:
-            involved.append(version)
-        limits = version or trial  # both have .center and .sigma
-        seg_prefix = prefix if a == 0 else []
-        sl, k = slice(a, b), kept[a:b]
-        if secondary_stat == "mr":
-            sec = _moving_ranges(cols.mean[sl], k, seg_prefix[-1] if seg_prefix else None)
-        else:
-            sec = None if secondary_values is None else secondary_values[sl]
-        p = s = None
-        if limits is not None:
-            p, s = _stage_limits(ch, (values[sl], cols.mean[sl], n[sl]), k, seg_prefix,
-                                 limits.center, limits.sigma, sec)
-        for target, part, own in ((primary, p, values[sl]), (secondary, s, sec)):
-            if target is not None:
-                for key, column in (part or _no_limits(own, kind)).items():
-                    target[key][sl] = column
-    return primary, secondary, involved
 
 
 def _chart(statistic: str, columns: dict, excluded: np.ndarray, rules: list) -> dict:
@@ -390,11 +389,22 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
     bounds = np.array([_utc64(v.effective_from) for v in versions], dtype="datetime64[us]")
     stage_of = np.searchsorted(bounds, cols.timestamp, side="right")
 
-    in_trial = bool(stage_of.size) and stage_of[0] == 0
-    trial_rows = stage_rows(ch, all_stages[0]) if in_trial else None
-    trial = trial_fit(ch, trial_rows) if in_trial else None
-    prefix = _prefix(ch, cols, stage_of, all_stages, trial_rows)
-    primary, secondary, involved = _stage_columns(ch, cols, stage_of, versions, trial, prefix)
+    _read_trial_state(ch, cols, stage_of)
+    m = stage_of.size
+    primary = {k: _nan(m) for k in _LIMIT_FIELDS}
+    if kind == ChartType.CUSUM:
+        primary.update(upper=_nan(m), lower=_nan(m))
+    secondary = {k: _nan(m) for k in _LIMIT_FIELDS} if kind in SECONDARY else None
+    previous = _previous_mean(ch, cols, stage_of, all_stages)
+    involved, trial = [], None
+    for a, b in _runs(stage_of):
+        version = versions[int(stage_of[a]) - 1] if stage_of[a] else None
+        if version is not None:
+            involved.append(version)
+        last = _stage_run(ch, cols, a, b, version, previous if a == 0 else None, primary,
+                          secondary)
+        if version is None:
+            trial = last
     rules = _live_rules(ch, cols)
     numbers = [None, *(v.version for v in versions)]
     return {
@@ -411,6 +421,5 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
         "secondary": (_chart(SECONDARY[kind], secondary, cols.excluded, rules["secondary"])
                       if secondary is not None else None),
         "versions": [_version_dict(v) for v in involved],
-        "trial": ({"center": trial.center, "sigma": trial.sigma, "ucl": trial.ucl,
-                   "lcl": trial.lcl} if trial is not None else None),
+        "trial": trial,
     }

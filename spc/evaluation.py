@@ -13,9 +13,9 @@ from typing import NamedTuple
 import numpy as np
 from django.db.models import Q, Subquery
 
-from spc import engine
-from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
-from spc.models import Characteristic, ChartType, ControlLimits, Sample
+from spc import engine, judging
+from spc.fitting import PRIMARY
+from spc.models import Characteristic, ControlLimits, Sample
 
 
 class Row(NamedTuple):
@@ -26,6 +26,17 @@ class Row(NamedTuple):
     range: float | None
     sd: float | None
     count: int | None
+    # what the point carries to the next (spc.judging.STATE_FIELDS); None where nothing
+    stage_index: int | None = None
+    ewma: float | None = None
+    cusum_upper: float | None = None
+    cusum_lower: float | None = None
+    cusum_upper_run: int | None = None
+    cusum_lower_run: int | None = None
+    fit_center_sum: float | None = None
+    fit_center_weight: float | None = None
+    fit_sigma_sum: float | None = None
+    fit_sigma_weight: float | None = None
 
 
 ROW_FIELDS = Row._fields
@@ -77,10 +88,13 @@ def stages(ch: Characteristic, since: datetime | None = None, newest=_UNREAD) ->
     return [Stage(None, None, bounds[0]), *out]
 
 
-def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None) -> list[Row]:
+def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None,
+               since=None) -> list[Row]:
     """Non-excluded samples of a stage in time order; optionally only those before
-    `(timestamp, id)`, and only the last N of them."""
+    `(timestamp, id)` or at or after `since`, and only the last N of them."""
     qs = Sample.objects.filter(characteristic=ch, excluded=False)
+    if since is not None:
+        qs = qs.filter(timestamp__gte=since)
     if stage.start is not None:
         qs = qs.filter(timestamp__gte=stage.start)
     if stage.end is not None:
@@ -96,99 +110,50 @@ def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None =
     return [Row(*r) for r in rows]
 
 
-def plotted(ch: Characteristic, rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
-    """(primary plotted statistic, sample size) of each row."""
-    n = np.array([r.n for r in rows], dtype=float)
-    if ch.is_attribute:
-        counts = np.array([r.count for r in rows], dtype=float)
-        return (counts / n if ch.chart_type in (ChartType.P, ChartType.U) else counts), n
-    return np.array([r.mean for r in rows], dtype=float), n
+def judge(ch: Characteristic, stage: Stage, window: list[Row], rows: list[Row],
+          rules: set[int]) -> tuple[list[Detection], dict, dict]:
+    """Judge `rows` (kept rows of one stage in time order) after `window`, the kept rows just
+    before them in the stage (their state stored). Returns the detections at `rows`, the state
+    columns to store for them (spc.judging: empty when the chart carries none) and how each is
+    drawn: {id: (value, center, UCL, LCL, z, limits version)}, None for what has no value."""
+    if not rows:
+        return [], {}, {}
+    version = stage.version
+    state = judging.advance(ch, version, window[-1] if window else None, rows)
+    every = window + rows
+    if state:
+        stored = judging.state_of(window)
+        state_all = {k: np.concatenate([stored[k], state[k]]) for k in state}
+    else:
+        state_all = {}
+    v = judging.verdicts(ch, version, every, state_all)
+    ids = [r.id for r in every]
+    detections = [Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points), f.chart)
+                  for f in judging.firings(ch, version, every, v, len(window), rules)]
+    number = version.version if version is not None else None
+    a = len(window)
+    columns = [np.where(np.isfinite(c[a:]), c[a:], np.nan).tolist()
+               for c in (v.value, v.center, v.ucl, v.lcl, v.z)]
+    drawn = {pk: (*(None if x != x else x for x in values), number)
+             for pk, values in zip(ids[a:], zip(*columns, strict=True), strict=True)}
+    return detections, state, drawn
 
 
-def trial_fit(ch: Characteristic, rows: list[Row]) -> Fit | None:
-    """The trial limits fitted to the trial stage's rows, or None while they cannot support a
-    fit (fewer than 2 subgroups, no variation yet)."""
-    if len(rows) < 2:
-        return None
-    try:
-        return stored_limits(ch, fit(ch, rows))
-    except engine.EngineError:
-        return None
-
-
-def center_sigma(ch: Characteristic, stage: Stage, rows: list[Row]):
-    if stage.version is not None:
-        return stage.version.center, stage.version.sigma
-    trial = trial_fit(ch, rows)
-    return None if trial is None else (trial.center, trial.sigma)
+def state_missing(ch: Characteristic, stage: Stage, window: list[Row]) -> bool:
+    """Whether the kept row before a judgment lacks the state its chart carries (samples
+    stored before OpenSPC kept it): the stage is then judged again from its start."""
+    return bool(window) and judging.carries_state(ch, stage.version) and \
+        window[-1].stage_index is None
 
 
 def z_scores(ch: Characteristic, rows: list[Row], center: float, sigma: float) -> np.ndarray:
-    values, n = plotted(ch, rows)
+    """z of rows against a fit's center and σ (the engine's definition), for limit fitting."""
+    values, n = judging.plotted_values(ch, rows)
     statistic = PRIMARY[ch.chart_type]
     sizes = None if statistic in ("i", "c") else n
     return engine.z_scores(statistic, values, sizes, center, sigma)
 
 
-def detect(ch: Characteristic, stage: Stage, rows: list[Row], first: int, rules: set[int],
-           center_and_sigma=None) -> list[Detection]:
-    """Rule firings at rows[first:], judging them with the rows before as their window."""
-    if not rows or not rules or first >= len(rows):
-        return []
-    cs = center_and_sigma or center_sigma(ch, stage, rows)
-    if cs is None:
-        return []
-    center, sigma = cs
-    if stage.version is None:
-        first = max(first, ch.trial_min_subgroups - 1)  # trial: judge from the N-th subgroup on
-    ids = [r.id for r in rows]
-    if ch.chart_type == ChartType.EWMA:
-        means = np.array([r.mean for r in rows], dtype=float)
-        chart = engine.ewma_limits(means, lam=ch.ewma_lambda, L=ch.ewma_l, center=center,
-                                   sigma=sigma, n=max(ch.subgroup_size, 1))
-        firings = engine.ewma_signals(chart) if 1 in rules else []
-    elif ch.chart_type == ChartType.CUSUM:
-        means = np.array([r.mean for r in rows], dtype=float)
-        result = engine.cusum(means, k=ch.cusum_k, h=ch.cusum_h, target=center, sigma=sigma,
-                              n=max(ch.subgroup_size, 1))
-        firings = engine.cusum_signals(result) if 1 in rules else []
-    else:
-        z = z_scores(ch, rows, center, sigma)
-        # One new point at the end — a sample as it arrives — takes the incremental rules
-        # (~10 µs against ~0.3 ms for a vectorized pass over the window); the engine holds both
-        # to the same firings.
-        if first == len(rows) - 1:
-            firings = engine.evaluate_latest(z, rules=rules)
-        else:
-            firings = engine.evaluate_rules(z, rules=rules)
-    detections = [
-        Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points))
-        for f in firings
-        if f.index >= first
-    ]
-    if 1 in rules and ch.chart_type in SECONDARY:
-        detections += [Detection(ids[i], 1, (ids[i],), "secondary")
-                       for i in beyond_secondary(ch, rows, sigma) if i >= first]
-    return detections
-
-
-def secondary_values(ch: Characteristic, rows: list[Row]) -> np.ndarray:
-    """R, S or MR of each row; the first row's moving range is NaN (it has no predecessor)."""
-    if ch.chart_type == ChartType.XBAR_R:
-        return np.array([r.range for r in rows], dtype=float)
-    if ch.chart_type == ChartType.XBAR_S:
-        return np.array([r.sd for r in rows], dtype=float)
-    means = np.array([r.mean for r in rows], dtype=float)
-    return np.concatenate([[np.nan], np.abs(np.diff(means))])
-
-
 def beyond_secondary(ch: Characteristic, rows: list[Row], sigma: float) -> list[int]:
-    """Indices of rows whose R, S or MR lies beyond its 3σ limits (rule 1 on that chart)."""
-    values = secondary_values(ch, rows)
-    known = np.isfinite(values)
-    if not known.any():
-        return []
-    statistic = SECONDARY[ch.chart_type]
-    sizes = None if statistic == "mr" else np.array([r.n for r in rows], dtype=float)[known]
-    z = engine.z_scores(statistic, values[known], sizes, None, sigma)
-    return [int(i) for i in np.flatnonzero(known)[np.abs(z) > 3]]
+    """Indices of rows whose R, S or MR lies beyond its 3σ limits for the process σ `sigma`."""
+    return judging.beyond_secondary(ch, rows, sigma).tolist()

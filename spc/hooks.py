@@ -5,21 +5,32 @@ listener for recorded samples (called after commit) in AlertsConfig.ready().
 """
 
 from collections.abc import Callable
+from typing import NamedTuple
+
+
+class Stored(NamedTuple):
+    """What the violation store did: the live violations of the detections, the violations it
+    created and the ids of those it superseded."""
+
+    live: list
+    created: list
+    superseded: list[int]
 
 _violation_store: Callable | None = None
 _after_commit: list[Callable] = []
 
 
 def register_violation_store(store: Callable) -> None:
-    """store(characteristic, detections, reevaluated_sample_ids) -> list of stored violations."""
+    """store(characteristic, detections, span) -> Stored; span is (since, until) of the
+    samples judged again, or None when only new samples were judged."""
     global _violation_store
     _violation_store = store
 
 
-def store_violations(characteristic, detections, reevaluated_sample_ids=()):
+def store_violations(characteristic, detections, span=None):
     if _violation_store is None:
         raise RuntimeError("No violation store is registered (is the alerts app installed?)")
-    return _violation_store(characteristic, detections, reevaluated_sample_ids)
+    return _violation_store(characteristic, detections, span)
 
 
 def on_samples_recorded(listener: Callable) -> Callable:

@@ -7,11 +7,10 @@ import math
 from dataclasses import asdict
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from spc import engine
+from spc import engine, events, rejudge
 from spc.evaluation import ROW_FIELDS, Row, beyond_secondary, z_scores
 from spc.fitting import PRIMARY, SECONDARY, Fit, fit, stored_limits
 from spc.models import Characteristic, ChartType, ControlLimits, LimitSource, Sample
@@ -80,23 +79,27 @@ def calculate(ch: Characteristic, first_n=None, last_n=None, start=None, end=Non
     return stored_limits(ch, result), rows, removed
 
 
-@transaction.atomic
 def _new_version(ch: Characteristic, fit_: Fit, *, source, reason, user, options, removed=(),
                  sample_count=0, effective_from: datetime | None = None) -> ControlLimits:
+    """A new active version, under the characteristic's writer's lock; samples from a past
+    `effective_from` on are judged again against it."""
     if not (reason or "").strip():
         raise LimitsInvalid({"reason": ["Say why the limits change."]})
-    ch = Characteristic.objects.select_for_update().get(pk=ch.pk)
-    last = ch.limit_versions.aggregate(v=Max("version"))["v"] or 0
-    ch.limit_versions.filter(is_active=True).update(is_active=False)
-    version = ControlLimits.objects.create(
-        characteristic=ch, version=last + 1, is_active=True, source=source, reason=reason.strip(),
-        options=options, removed_sample_ids=list(removed), sample_count=sample_count,
-        effective_from=effective_from or timezone.now(), created_by=user, **asdict(fit_),
-    )
-    if effective_from is not None:
-        from spc.pipeline import reevaluate
-
-        reevaluate(ch, effective_from)
+    with rejudge.writer_lock(ch) as (ch, _):
+        last = ch.limit_versions.aggregate(v=Max("version"))["v"] or 0
+        ch.limit_versions.filter(is_active=True).update(is_active=False)
+        version = ControlLimits.objects.create(
+            characteristic=ch, version=last + 1, is_active=True, source=source,
+            reason=reason.strip(), options=options, removed_sample_ids=list(removed),
+            sample_count=sample_count, effective_from=effective_from or timezone.now(),
+            created_by=user, **asdict(fit_),
+        )
+        if effective_from is not None:
+            rejudge.reevaluate(ch, effective_from, "new limits")
+        events.publish(events.limits_changed, events.LimitsChanged(
+            plant_id=ch.plant_id, characteristic_id=ch.pk, version_id=version.pk,
+            version=version.version, effective_from=version.effective_from,
+            center=version.center, ucl=version.ucl, lcl=version.lcl))
     return version
 
 
@@ -128,6 +131,10 @@ def manual(ch: Characteristic, user, reason: str, center: float, sigma: float | 
             raise LimitsInvalid({"center": [f"{statistic}̄ must be {bound}."]})
         # σ of one unit, as calculated versions of these charts store it
         sigma = math.sqrt(center * (1 - center)) if statistic == "p" else math.sqrt(center)
+    if statistic in ("ewma", "cusum") and (ucl is not None or lcl is not None):
+        raise LimitsInvalid({"sigma": [
+            f"For an {statistic.upper()} chart give the center (target) and the process σ: its "
+            "limits follow from them with " + ("λ and L." if statistic == "ewma" else "k and h.")]})
     if sigma is None:
         if ucl is None or lcl is None:
             raise LimitsInvalid({"sigma": ["Give the process σ, or both UCL and LCL."]})
@@ -162,7 +169,7 @@ def manual(ch: Characteristic, user, reason: str, center: float, sigma: float | 
 def freeze_trial_limits(ch: Characteristic, user=None) -> ControlLimits | None:
     """Establish limits from the first N subgroups once the trial phase has that many."""
     n = ch.auto_freeze_after
-    if Sample.objects.filter(characteristic=ch, excluded=False).count() < n:
+    if Sample.objects.filter(characteristic=ch, excluded=False)[:n].count() < n:  # reads ≤ n
         return None
     try:
         fit_, rows, _ = calculate(ch, first_n=n)

@@ -78,7 +78,7 @@ class Characteristic(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -141,7 +141,7 @@ class ControlLimits(models.Model):
     effective_from = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -188,9 +188,27 @@ class Sample(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.TextField(blank=True)
+    key = models.CharField(  # noqa: DJ001 - NULL: no key; the unique constraint skips NULLs
+        max_length=100, null=True, blank=True,
+        help_text="The sender's idempotency key, unique per characteristic: a sample sent again "
+                  "with the same key records nothing new.")
+    # What the evaluation carries from one point to the next (spc.judging), so that a new point
+    # costs the same at any history: its position among the kept samples of its stage, the EWMA
+    # and CUSUM statistics, and in the trial stage the running sums of the trial fit. Null where
+    # the chart carries nothing (an established Shewhart chart) and on excluded samples.
+    stage_index = models.PositiveIntegerField(null=True, blank=True)
+    ewma = models.FloatField(null=True, blank=True)
+    cusum_upper = models.FloatField(null=True, blank=True)
+    cusum_lower = models.FloatField(null=True, blank=True)
+    cusum_upper_run = models.PositiveIntegerField(null=True, blank=True)
+    cusum_lower_run = models.PositiveIntegerField(null=True, blank=True)
+    fit_center_sum = models.FloatField(null=True, blank=True)
+    fit_center_weight = models.FloatField(null=True, blank=True)
+    fit_sigma_sum = models.FloatField(null=True, blank=True)
+    fit_sigma_weight = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -203,6 +221,11 @@ class Sample(models.Model):
                 fields=["characteristic", "timestamp", "id"], name="sample_char_time",
                 include=["n", "mean", "range", "sd", "count", "excluded"],
             )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["characteristic", "key"],
+                                    condition=models.Q(key__isnull=False),
+                                    name="unique_sample_key"),
         ]
 
     def __str__(self):
@@ -243,7 +266,7 @@ class SampleEdit(models.Model):
     after = models.JSONField()
     edited_at = models.DateTimeField(auto_now_add=True)
     edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:

@@ -6,21 +6,19 @@ all or nothing); a single sample is a batch of one. Side effects (live updates, 
 run after the transaction commits.
 """
 
-import threading
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from openspc import plain_sql
-from spc import hooks, sample_rows
-from spc.evaluation import Detection, detect, stage_rows, stages
-from spc.models import SHEWHART_CHARTS, Characteristic, Sample
+from spc import evaluation, events, hooks, limit_versions, rejudge, sample_rows
+from spc.evaluation import Detection, stages
+from spc.models import Characteristic, Sample
+from spc.rejudge import WINDOW
 from spc.rule_settings import enabled_rules
 from spc.sample_input import SampleInvalid, SampleRequest, clean
 
-WINDOW = 15  # the longest Nelson pattern (rule 7) spans 15 points
 MAX_BATCH = 10_000
 
 
@@ -37,6 +35,7 @@ class Recorded:
     sample: Sample
     detections: list[Detection] = field(default_factory=list)
     violations: list = field(default_factory=list)
+    created: bool = True  # False: the key named a sample stored before; nothing was recorded
 
 
 def record_sample(characteristic: Characteristic, request: SampleRequest, user=None) -> Recorded:
@@ -49,7 +48,10 @@ def record_sample(characteristic: Characteristic, request: SampleRequest, user=N
 
 def record_samples(characteristic: Characteristic, requests: list[SampleRequest],
                    user=None) -> list[Recorded]:
-    """Validate every request, then store and evaluate them all in one transaction."""
+    """Validate every request, then store and evaluate them all in one transaction.
+
+    A request whose `key` the characteristic already holds (or that repeats a key earlier in
+    the batch) records nothing: its Recorded is the stored sample, with `created` False."""
     if len(requests) > MAX_BATCH:
         raise SampleInvalid({"samples": [f"At most {MAX_BATCH} samples per batch "
                                          f"(got {len(requests)})."]})
@@ -62,103 +64,125 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
             errors[row] = exc.errors
     if errors:
         raise BatchInvalid(errors)
-    with _one_sqlite_writer(), transaction.atomic():
+    keyed = any(c.key is not None for c in cleaned)
+    with rejudge.one_sqlite_writer(), transaction.atomic():
         window = None
-        if len(cleaned) == 1 and plain_sql.can_pipeline(connection):
+        if len(cleaned) == 1 and not keyed and plain_sql.can_pipeline(connection):
             ch, newest, sample, window = sample_rows.write_one(
                 characteristic, cleaned[0], user, WINDOW + 1)
-            samples = [sample]
+            samples, fresh = [sample], cleaned
         else:
             ch, newest = sample_rows.lock_for_writing(characteristic)
-            # Server time is taken under the lock, so concurrent writers append in time order.
-            stamp = timezone.now()
-            for request, c in zip(requests, cleaned, strict=True):
-                if request.timestamp is None:
+            fresh, repeats = _new_by_key(ch, cleaned) if keyed else (cleaned, {})
+            # Time is taken under the lock, so concurrent writers append in time order.
+            stamp = sample_rows.database_now() if any(c.timestamp is None for c in fresh) \
+                else None
+            for c in fresh:
+                if c.timestamp is None:
                     c.timestamp = stamp
-            samples = sample_rows.insert(ch, cleaned, user, stamp)
+            samples = sample_rows.insert(ch, fresh, user, stamp or now) if fresh else []
         recorded = {s.pk: Recorded(s) for s in samples}
-        detections, judged = _evaluate_new(ch, samples, newest, window)
-        stored = hooks.store_violations(ch, detections, judged)
-        for d in detections:
-            if d.sample_id in recorded:
-                recorded[d.sample_id].detections.append(d)
-        for v in stored:
-            if v.sample_id in recorded:
-                recorded[v.sample_id].violations.append(v)
-        _maybe_freeze(ch, user)
-        result = [recorded[s.pk] for s in samples]
-        transaction.on_commit(lambda: hooks.samples_recorded(ch, result))
-    return result
+        groups, points = _evaluate_new(ch, samples, newest, window) if samples else ([], {})
+        for detections, span in groups:
+            stored = hooks.store_violations(ch, detections, span)
+            for d in detections:
+                if d.sample_id in recorded:
+                    recorded[d.sample_id].detections.append(d)
+            for v in stored.live:
+                if v.sample_id in recorded:
+                    recorded[v.sample_id].violations.append(v)
+            if span is not None:
+                rejudge.publish_rejudged(ch, span, stored, "back-dated sample")
+        if samples:
+            _publish_recorded(ch, samples, points, recorded)
+            _maybe_freeze(ch, user)
+        if not keyed:
+            return [recorded[s.pk] for s in samples]
+        by_key = {s.key: recorded[s.pk] for s in samples if s.key is not None}
+        return _in_request_order(cleaned, fresh, samples, recorded, by_key, repeats)
 
 
-_sqlite_write = threading.Lock()
+def _new_by_key(ch, cleaned):
+    """(the requests to store, {key: stored Sample} of keys the characteristic already holds)."""
+    stored_ids = sample_rows.existing_keys(ch, sorted({c.key for c in cleaned if c.key}))
+    seen, fresh = set(stored_ids), []
+    for c in cleaned:
+        if c.key is None or c.key not in seen:
+            fresh.append(c)
+            if c.key is not None:
+                seen.add(c.key)
+    repeats = {s.key: s for s in Sample.objects.filter(pk__in=stored_ids.values())}
+    return fresh, repeats
 
 
-def _one_sqlite_writer():
-    """On SQLite, writers of this process queue on a lock instead of SQLite's busy handler,
-    which sleeps in steps of up to 100 ms and woke waiting writers seconds late."""
-    # Inside an outer transaction the write lock is already held (IMMEDIATE): waiting on the
-    # Python lock there could deadlock with a writer that holds it and waits for SQLite.
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        return nullcontext()
-    return _sqlite_write
+def _in_request_order(cleaned, fresh, samples, recorded, by_key, repeats) -> list[Recorded]:
+    """One Recorded per request: the new sample, or the stored one its key names."""
+    out, fresh_at = [], iter(samples)
+    fresh_ids = {id(c) for c in fresh}
+    for c in cleaned:
+        if id(c) in fresh_ids:
+            out.append(recorded[next(fresh_at).pk])
+        elif c.key in repeats:
+            out.append(_existing(repeats[c.key]))
+        else:
+            out.append(by_key[c.key])  # a key repeated within the batch: its first sample
+    return out
+
+
+def _existing(sample: Sample) -> Recorded:
+    live = list(sample.violations.filter(superseded_at__isnull=True))
+    sample._values = list(sample.measurements.order_by("position").values_list("value", flat=True))
+    return Recorded(sample, violations=live, created=False)
+
+
+def _publish_recorded(ch, samples, points, recorded) -> None:
+    """SamplesRecorded: each new point as drawn (`points`: {sample id: (value, center, UCL,
+    LCL, z, limits version)}, None where it was not judged at once) with the rules it fired."""
+    def point(s):
+        rules = tuple(sorted({d.rule for d in recorded[s.pk].detections}))
+        drawn = points.get(s.pk) or (None,) * 6
+        return events.PlottedPoint(s.pk, s.timestamp, *drawn, rules)
+
+    events.publish(events.samples_recorded, events.SamplesRecorded(
+        plant_id=ch.plant_id, characteristic_id=ch.pk, points=tuple(point(s) for s in samples),
+        violation_ids=tuple(v.pk for r in recorded.values() for v in r.violations)))
 
 
 def _evaluate_new(ch: Characteristic, samples: list[Sample], newest, window=None):
-    """Detections for newly stored samples, and the ids of earlier samples judged again.
+    """Judge newly stored samples, stage by stage: ([(detections, span)], {sample id: how it is
+    drawn}). A span is None where the new samples came after every other sample of their
+    stage (nothing earlier changed), else (since, until) of the samples judged again.
     `newest` is the characteristic's newest limit version (None before any), read under the
     writer's lock; `window`, when given, the rule window of the newest stage read with it."""
     rules = enabled_rules(ch)
     new = sorted(samples, key=lambda s: (s.timestamp, s.pk))
-    earliest = new[0].timestamp
     new_ids = {s.pk for s in samples}
-    detections = []
-    for stage in stages(ch, since=earliest, newest=newest):
+    groups, drawn = [], {}
+    for stage in stages(ch, since=new[0].timestamp, newest=newest):
         in_stage = [s for s in new if stage.contains(s.timestamp)]
         if not in_stage:
             continue
-        # Trial fits and EWMA/CUSUM read the whole stage; an established Shewhart chart reads the
-        # rule window before the new samples, and one row more to notice any sample after them.
-        if stage.version is not None and ch.chart_type in SHEWHART_CHARTS:
-            if window is not None and stage.version == newest and len(in_stage) == 1:
-                rows = window  # read in the same round trip as the write
-            else:
-                rows = sample_rows.window(ch, stage.start, stage.end, WINDOW + len(in_stage))
+        earliest = in_stage[0].timestamp
+        if window is not None and stage.version == newest and len(in_stage) == 1:
+            rows = window  # read in the same round trip as the write
         else:
-            rows = stage_rows(ch, stage)
-        if any(r.id not in new_ids and r.timestamp > earliest for r in rows):
-            # Out of order (historical import into a history): re-judge from there on.
-            return reevaluate_detections(ch, earliest, rules)
+            # the rule window before the new samples, and one row more to notice any later one
+            rows = sample_rows.window(ch, stage.start, stage.end, WINDOW + len(in_stage))
         first = next(i for i, r in enumerate(rows) if r.id in new_ids)
-        detections += detect(ch, stage, rows, first, rules)
-    return detections, []  # appended: no earlier sample was judged again
-
-
-def reevaluate_detections(ch: Characteristic, since, rules=None):
-    """Detections for every sample at or after `since`, and the ids of all samples judged."""
-    rules = enabled_rules(ch) if rules is None else rules
-    detections = []
-    for stage in stages(ch):
-        if stage.end is not None and stage.end <= since:
-            continue
-        rows = stage_rows(ch, stage)
-        first = next((i for i, r in enumerate(rows) if r.timestamp >= since), len(rows))
-        detections += detect(ch, stage, rows, first, rules)
-    judged = list(
-        Sample.objects.filter(characteristic=ch, timestamp__gte=since).values_list("pk", flat=True)
-    )
-    return detections, judged
-
-
-def reevaluate(ch: Characteristic, since) -> None:
-    """Re-judge the samples from `since` on after an exclusion, restore, edit or new limits."""
-    detections, judged = reevaluate_detections(ch, since)
-    hooks.store_violations(ch, detections, judged)
+        before = rows[:first]
+        if any(r.id not in new_ids and r.timestamp > earliest for r in rows) or \
+                evaluation.state_missing(ch, stage, before):
+            # Out of order (a back-dated sample): re-judge its stage from there on.
+            found, span, seen = rejudge.rejudge(ch, earliest, rules)
+        else:
+            found, state, seen = evaluation.judge(ch, stage, before, rows[first:], rules)
+            sample_rows.write_state([r.id for r in rows[first:]], state)
+            span = None
+        drawn.update((pk, seen[pk]) for pk in new_ids if pk in seen)
+        groups.append((found, span))
+    return groups, drawn
 
 
 def _maybe_freeze(ch: Characteristic, user) -> None:
-    if not ch.auto_freeze_after or ch.limit_versions.exists():
-        return
-    from spc.limit_versions import freeze_trial_limits
-
-    freeze_trial_limits(ch, user)
+    if ch.auto_freeze_after and not ch.limit_versions.exists():
+        limit_versions.freeze_trial_limits(ch, user)

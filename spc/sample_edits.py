@@ -1,9 +1,7 @@
 """Excluding, restoring and correcting samples: audited, and followed by re-evaluation."""
 
-from django.db import transaction
-
+from spc import events, rejudge, sample_rows
 from spc.models import Measurement, Sample, SampleEdit
-from spc.pipeline import reevaluate
 from spc.sample_input import SampleInvalid, SampleRequest, clean
 
 
@@ -22,43 +20,53 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-@transaction.atomic
 def set_excluded(sample: Sample, excluded: bool, reason: str, user) -> Sample:
-    """Exclude a sample from limits and rules (or restore it); later points are re-judged."""
+    """Exclude a sample from limits and rules (or restore it); later points are re-judged.
+    Takes the characteristic's writer's lock, as recording a sample does."""
     reason = _require_reason(reason)
-    sample = Sample.objects.select_for_update().get(pk=sample.pk)
-    if sample.excluded == excluded:
-        state = "already excluded" if excluded else "not excluded"
-        raise SampleInvalid({"excluded": [f"The sample is {state}."]})
-    before = _snapshot(sample)
-    sample.excluded = excluded
-    sample.exclusion_reason = reason if excluded else ""
-    sample.save(update_fields=["excluded", "exclusion_reason"])
-    SampleEdit.objects.create(
-        sample=sample, kind=SampleEdit.Kind.EXCLUDE if excluded else SampleEdit.Kind.RESTORE,
-        reason=reason, before=before, after=_snapshot(sample), edited_by=user,
-    )
-    reevaluate(sample.characteristic, sample.timestamp)
+    with rejudge.writer_lock(sample.characteristic) as (ch, _):
+        sample = Sample.objects.get(pk=sample.pk)
+        if sample.excluded == excluded:
+            state = "already excluded" if excluded else "not excluded"
+            raise SampleInvalid({"excluded": [f"The sample is {state}."]})
+        before = _snapshot(sample)
+        sample.excluded = excluded
+        sample.exclusion_reason = reason if excluded else ""
+        sample.save(update_fields=["excluded", "exclusion_reason"])
+        if excluded:
+            sample_rows.clear_state(sample.pk)
+        edit = SampleEdit.objects.create(
+            sample=sample, kind=SampleEdit.Kind.EXCLUDE if excluded else SampleEdit.Kind.RESTORE,
+            reason=reason, before=before, after=_snapshot(sample), edited_by=user,
+        )
+        rejudge.reevaluate(ch, sample.timestamp, "exclusion" if excluded else "restore")
+        _publish(ch, sample, edit)
     return sample
 
 
-@transaction.atomic
 def correct(sample: Sample, request: SampleRequest, reason: str, user) -> Sample:
     """Replace a sample's values (or count) keeping its time and context; re-judge from there."""
     reason = _require_reason(reason)
-    sample = Sample.objects.select_for_update().select_related("characteristic").get(pk=sample.pk)
-    ch = sample.characteristic
-    request.timestamp = sample.timestamp
-    cleaned = clean(ch, request)
-    before = _snapshot(sample)
-    for name in ("n", "mean", "range", "sd", "count"):
-        setattr(sample, name, getattr(cleaned, name))
-    sample.save(update_fields=["n", "mean", "range", "sd", "count"])
-    Measurement.objects.filter(sample=sample).delete()
-    Measurement.objects.bulk_create(
-        [Measurement(sample=sample, position=i, value=v) for i, v in enumerate(cleaned.values)]
-    )
-    SampleEdit.objects.create(sample=sample, kind=SampleEdit.Kind.EDIT, reason=reason,
-                              before=before, after=_snapshot(sample), edited_by=user)
-    reevaluate(ch, sample.timestamp)
+    with rejudge.writer_lock(sample.characteristic) as (ch, _):
+        sample = Sample.objects.get(pk=sample.pk)
+        request.timestamp = sample.timestamp
+        cleaned = clean(ch, request)
+        before = _snapshot(sample)
+        for name in ("n", "mean", "range", "sd", "count"):
+            setattr(sample, name, getattr(cleaned, name))
+        sample.save(update_fields=["n", "mean", "range", "sd", "count"])
+        Measurement.objects.filter(sample=sample).delete()
+        Measurement.objects.bulk_create(
+            [Measurement(sample=sample, position=i, value=v) for i, v in enumerate(cleaned.values)]
+        )
+        edit = SampleEdit.objects.create(sample=sample, kind=SampleEdit.Kind.EDIT, reason=reason,
+                                         before=before, after=_snapshot(sample), edited_by=user)
+        rejudge.reevaluate(ch, sample.timestamp, "correction")
+        _publish(ch, sample, edit)
     return sample
+
+
+def _publish(ch, sample: Sample, edit: SampleEdit) -> None:
+    events.publish(events.sample_edited, events.SampleEdited(
+        plant_id=ch.plant_id, characteristic_id=ch.pk, sample_id=sample.pk, kind=edit.kind,
+        edit_id=edit.pk, excluded=sample.excluded))

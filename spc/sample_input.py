@@ -6,6 +6,7 @@ which any row is invalid.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +18,11 @@ from spc.models import Characteristic, ChartType, Source
 # A given timestamp may run ahead of the server clock by this much (clock skew), no more.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_TEXT = {"batch": 64, "operator": 64, "comment": 2000}
+# The largest magnitude of a measured value: far beyond any gauge, and small enough that every
+# statistic of it (squares, sums over millions of points) stays a finite float.
+MAX_MAGNITUDE = 1e100
+# The largest count or sample size: the integer columns that store them (2³¹ − 1).
+MAX_WHOLE = 2**31 - 1
 
 
 @dataclass
@@ -31,11 +37,12 @@ class SampleRequest:
     operator: str = ""
     comment: str = ""
     source: str = Source.MANUAL
+    key: str | None = None  # the sender's idempotency key (unique per characteristic)
 
 
 @dataclass
 class CleanSample:
-    timestamp: datetime
+    timestamp: datetime | None  # None: stamped under the writer's lock when stored
     n: int
     values: list[float] = field(default_factory=list)
     mean: float | None = None
@@ -46,6 +53,7 @@ class CleanSample:
     operator: str = ""
     comment: str = ""
     source: str = Source.MANUAL
+    key: str | None = None
 
 
 class SampleInvalid(ValueError):
@@ -56,36 +64,61 @@ class SampleInvalid(ValueError):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
 
 
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}…{text[-10:]}"
+
+
 def _number(value, what: str) -> float:
+    too_large = SampleInvalid({"values": [f"{what} is too large: values up to "
+                                          f"±{MAX_MAGNITUDE:g} are accepted."]})
     if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise SampleInvalid({"values": [f"{what} is '{value}', which is not a number."]}) from None
-        else:
+        if not isinstance(value, str):
             raise SampleInvalid({"values": [f"{what} is not a number."]})
-    number = float(value)
+        try:
+            # ASCII only: float() also reads other scripts' digits ('٣'), which no gauge sends.
+            if not value.isascii():
+                raise ValueError(value)
+            number = float(value.strip())
+        except ValueError:
+            raise SampleInvalid({"values": [f"{what} is '{_shown(value)}', which is not a "
+                                            "number."]}) from None
+        if math.isinf(number) and "inf" not in value.lower():
+            raise too_large  # '1e999', or 400 digits
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+            raise too_large from None
     if not math.isfinite(number):
-        raise SampleInvalid({"values": [f"{what} is {value}; only finite numbers are accepted."]})
+        raise SampleInvalid({"values": [f"{what} is {number}; only finite numbers are accepted."]})
+    if abs(number) > MAX_MAGNITUDE:
+        raise too_large
     return number
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
 def _whole(value, name: str, label: str) -> int:
+    """`value` (an int, an integral float or ASCII digits) as an int from -MAX_WHOLE to
+    MAX_WHOLE (a count or a sample size must fit its integer column)."""
     if isinstance(value, bool):
         raise SampleInvalid({name: [f"{label} must be a whole number."]})
+    out_of_range = SampleInvalid({name: [f"{label} is out of range (at most {MAX_WHOLE:,})."]})
     if isinstance(value, str):
         value = value.strip()
-        if not value.lstrip("-").isdigit():
-            raise SampleInvalid({name: [f"{label} must be a whole number, got '{value}'."]})
+        if not _WHOLE.fullmatch(value):
+            raise SampleInvalid({name: [f"{label} must be a whole number, got '{_shown(value)}'."]})
+        if len(value.lstrip("+-").lstrip("0")) > len(str(MAX_WHOLE)):
+            raise out_of_range  # and int() refuses text of over 4,300 digits
         value = int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise SampleInvalid({name: [f"{label} must be a whole number, got {value}."]})
-        value = int(value)
-    if not isinstance(value, int):
+    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
+        raise SampleInvalid({name: [f"{label} must be a whole number, got {value}."]})
+    if not isinstance(value, int | float):
         raise SampleInvalid({name: [f"{label} must be a whole number."]})
-    return value
+    if abs(value) > MAX_WHOLE:
+        raise out_of_range
+    return int(value)
 
 
 def _expected_sizes(ch: Characteristic) -> str:
@@ -138,9 +171,20 @@ def _clean_count(ch: Characteristic, request: SampleRequest) -> dict:
     return {"n": size, "count": count}
 
 
-def _clean_timestamp(value, now: datetime) -> datetime:
+MAX_KEY = 100
+
+
+def _clean_key(value) -> str | None:
     if value is None:
-        return now
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_KEY:
+        raise SampleInvalid({"key": [f"The key must be text of 1 to {MAX_KEY} characters."]})
+    return value
+
+
+def _clean_timestamp(value, now: datetime) -> datetime | None:
+    if value is None:
+        return None  # stamped by the pipeline under the writer's lock
     if not isinstance(value, datetime):
         raise SampleInvalid({"timestamp": ["Give the timestamp as an ISO 8601 date and time."]})
     if timezone.is_naive(value):
@@ -164,4 +208,4 @@ def clean(ch: Characteristic, request: SampleRequest, now: datetime | None = Non
             raise SampleInvalid({name: [f"At most {limit} characters (got {len(text)})."]})
         context[name] = text
     return CleanSample(timestamp=_clean_timestamp(request.timestamp, now), source=request.source,
-                       **stats, **context)
+                       key=_clean_key(request.key), **stats, **context)

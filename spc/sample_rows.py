@@ -16,14 +16,15 @@ from django.db import connection
 
 from openspc import plain_sql
 from spc.evaluation import ROW_FIELDS, Row
+from spc.judging import STATE_FIELDS
 from spc.models import Characteristic, ControlLimits, Sample
 
 _SAMPLE_COLUMNS = ("characteristic_id", "timestamp", "n", "mean", "range", "sd", "count", "batch",
                    "operator", "comment", "source", "excluded", "exclusion_reason", "created_at",
-                   "created_by_id")
+                   "created_by_id", "key")
 _COLUMNS = ", ".join(_SAMPLE_COLUMNS)
 _ONE_ROW = "(" + ", ".join(["%s"] * len(_SAMPLE_COLUMNS)) + ")"
-_CHUNK = 500  # rows per INSERT: 15 columns × 500 stays under SQLite's 32,766 parameters
+_CHUNK = 500  # rows per INSERT: 16 columns × 500 stays under SQLite's 32,766 parameters
 _ROW_COLUMNS = ", ".join(ROW_FIELDS)  # the rule window as evaluation.Row tuples
 NEWEST_VERSION = "WHERE characteristic_id = %s ORDER BY effective_from DESC, version DESC LIMIT 1"
 
@@ -75,7 +76,7 @@ def insert(ch, cleaned, user, now: datetime) -> list[Sample]:
     created = adapt(now)
     user_id = getattr(user, "pk", None)
     rows = [(ch.pk, adapt(c.timestamp), c.n, c.mean, c.range, c.sd, c.count, c.batch, c.operator,
-             c.comment, c.source, False, "", created, user_id) for c in cleaned]
+             c.comment, c.source, False, "", created, user_id, c.key) for c in cleaned]
     ids = _insert_many(rows, cleaned)
     return [_sample(ch, pk, c, c.timestamp, now, user) for pk, c in zip(ids, cleaned, strict=True)]
 
@@ -83,7 +84,7 @@ def insert(ch, cleaned, user, now: datetime) -> list[Sample]:
 def _sample(ch, pk, c, timestamp, created_at, user) -> Sample:
     sample = Sample(id=pk, characteristic=ch, timestamp=timestamp, n=c.n, mean=c.mean,
                     range=c.range, sd=c.sd, count=c.count, batch=c.batch, operator=c.operator,
-                    comment=c.comment, source=c.source, created_at=created_at,
+                    comment=c.comment, source=c.source, created_at=created_at, key=c.key,
                     created_by=user if getattr(user, "pk", None) else None)
     sample._state.adding = False
     sample._state.db = connection.alias
@@ -120,7 +121,7 @@ _INSERT_ONE = (
     "WITH now AS (SELECT clock_timestamp() AS t), "
     f"s AS (INSERT INTO spc_sample ({_COLUMNS}) VALUES "
     "(%s, COALESCE(%s, (SELECT t FROM now)), %s, %s, %s, %s, %s, %s, %s, %s, %s, false, '', "
-    "(SELECT t FROM now), %s) RETURNING id, timestamp, created_at), "
+    "(SELECT t FROM now), %s, NULL) RETURNING id, timestamp, created_at), "
     "m AS (INSERT INTO spc_measurement (sample_id, position, value) "
     "SELECT s.id, v.position, v.value FROM s, "
     "unnest(%s::integer[], %s::double precision[]) AS v(position, value)) "
@@ -184,3 +185,89 @@ def _moment(value) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def stage_rows_from(ch, since: datetime | None, end: datetime | None) -> list[Row]:
+    """The kept samples from `since` (inclusive; None: the first) to `end` (exclusive; None:
+    the last), in time order, read in one statement."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = f"SELECT {_ROW_COLUMNS} FROM spc_sample WHERE characteristic_id = %s AND excluded = %s"
+    params: list = [ch.pk, False]
+    if since is not None:
+        sql += " AND timestamp >= %s"
+        params.append(adapt(since))
+    if end is not None:
+        sql += " AND timestamp < %s"
+        params.append(adapt(end))
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY timestamp, id", params)
+        return [Row(r[0], _moment(r[1]), *r[2:]) for r in cursor.fetchall()]
+
+
+_STATE_CHUNK = 50_000
+
+
+def write_state(ids: list[int], state: dict) -> None:
+    """Store the carried state (spc.judging.STATE_FIELDS columns) of the samples `ids`, in bulk:
+    on PostgreSQL one UPDATE … FROM unnest(arrays) per 50,000 samples (two parameters per
+    column, whatever the number of samples), on SQLite one executemany."""
+    if not state or not ids:
+        return
+    names = list(state)
+    columns = [_stored(name, state[name]) for name in names]
+    if connection.vendor == "postgresql":
+        types = ["bigint", *("double precision" if not _is_int(n) else "bigint" for n in names)]
+        sets = ", ".join(f"{n} = v.{n}" for n in names)
+        unnest = ", ".join(f"%s::{t}[]" for t in types)
+        sql = (f"UPDATE spc_sample s SET {sets} FROM unnest({unnest}) "
+               f"AS v(id, {', '.join(names)}) WHERE s.id = v.id")
+        with connection.cursor() as cursor:
+            for a in range(0, len(ids), _STATE_CHUNK):
+                cursor.execute(sql, [list(ids[a:a + _STATE_CHUNK]),
+                                     *(c[a:a + _STATE_CHUNK] for c in columns)])
+        return
+    sql = f"UPDATE spc_sample SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, list(zip(*columns, ids, strict=True)))
+
+
+def clear_state(sample_id: int) -> None:
+    """An excluded sample carries nothing (the kept point before it carries on)."""
+    sets = ", ".join(f"{n} = NULL" for n in STATE_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE spc_sample SET {sets} WHERE id = %s", [sample_id])
+
+
+def _is_int(name: str) -> bool:
+    return name in ("stage_index", "cusum_upper_run", "cusum_lower_run")
+
+
+def _stored(name: str, column) -> list:
+    """A state column as database values: whole numbers for counters, None for NaN."""
+    if _is_int(name):
+        return [int(v) if v == v else None for v in column.tolist()]
+    return [v if v == v else None for v in column.tolist()]
+
+
+def existing_keys(ch, keys: list[str]) -> dict[str, int]:
+    """{key: sample id} of the samples of `ch` that already carry one of `keys` (at most a
+    batch's worth: MAX_BATCH keys, within both databases' parameter limits)."""
+    if not keys:
+        return {}
+    marks = ", ".join(["%s"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key, id FROM spc_sample WHERE characteristic_id = %s "
+                       f"AND key IN ({marks})", [ch.pk, *keys])
+        return dict(cursor.fetchall())
+
+
+def database_now() -> datetime:
+    """The time to stamp samples sent without one, read under the writer's lock: PostgreSQL's
+    clock (one clock for every web process), or this process's on SQLite (one machine)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT clock_timestamp()")
+            return cursor.fetchone()[0]
+    from django.utils import timezone
+
+    return timezone.now()

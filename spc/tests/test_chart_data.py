@@ -206,14 +206,21 @@ def test_the_trial_stage_is_judged_against_limits_fitted_to_its_non_excluded_sam
     data = _chart(ch)
     primary = data["primary"]
 
+    # the last point is judged against the fit of every kept point, itself included
     assert data["trial"] == approx({"center": center, "sigma": sigma, "ucl": center + 3 * sigma,
                                     "lcl": center - 3 * sigma})
     assert data["limits_version"] == [None] * 7
-    assert primary["ucl"][0] == approx(center + 3 * sigma)
-    assert primary["z"][0] == approx((10 - center) / sigma)
+    assert primary["ucl"][6] == approx(center + 3 * sigma)
+    assert primary["z"][6] == approx((10.1 - center) / sigma)
+    # each earlier point against the fit of the kept points up to it: the 4th against 4 points
+    first4 = [10, 10.5, 9.5, 10.2]
+    sigma4 = sum(abs(b - a) for a, b in zip(first4, first4[1:], strict=False)) / 3 / D2_2
+    assert primary["center"][3] == approx(sum(first4) / 4)
+    assert primary["ucl"][3] == approx(sum(first4) / 4 + 3 * sigma4)
+    assert primary["ucl"][0] is None  # one point: no fit yet
     assert data["versions"] == []
-    # a shorter selection is still judged against the trial limits of the whole stage
-    assert _chart(ch, last=2)["primary"]["center"][0] == approx(center)
+    # a shorter selection shows the same per-point limits
+    assert _chart(ch, last=2)["primary"]["center"] == approx(primary["center"][5:])
 
 
 def test_the_trial_limits_come_from_the_trial_stage_only_and_appear_only_when_it_is_shown():
@@ -225,7 +232,7 @@ def test_the_trial_limits_come_from_the_trial_stage_only_and_appear_only_when_it
     data = _chart(ch)
 
     assert data["trial"]["center"] == approx(10.5)
-    assert data["primary"]["center"] == approx([10.5] * 4 + [55.0] * 2)
+    assert data["primary"]["center"][1:] == approx([10.5, 31 / 3, 10.5] + [55.0] * 2)
     assert data["limits_version"] == [None] * 4 + [1] * 2
     assert [v["version"] for v in data["versions"]] == [1]
     assert _chart(ch, last=2)["trial"] is None
@@ -394,8 +401,9 @@ def test_every_chart_type_gives_strict_json_in_its_trial_stage(chart_type, prima
     assert data["primary"]["statistic"] == primary
     assert (data["secondary"] or {}).get("statistic") == secondary
     assert data["trial"] is not None
-    assert None not in data["primary"]["ucl"]
-    assert [z is None for z in data["primary"]["z"]][:2] == [False, True]
+    # the first point has no trial fit yet; the excluded second shows the limits before it
+    assert None not in data["primary"]["ucl"][2:]
+    assert [z is None for z in data["primary"]["z"]][1:3] == [True, False]
     assert {len(c) for c in _columns(data)} == {len(data["sample_id"])}
 
 
