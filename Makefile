@@ -30,10 +30,13 @@ lint: install
 bench: install
 	$(PY) bench/engine.py
 
-# Loads 10 M samples into /tmp/bench (SQLite) and openspc_bench (PostgreSQL) on first run.
+# Loads 10 M samples into /tmp/bench (SQLite) and openspc_bench (PostgreSQL) on first run;
+# history_depth.py rebuilds /tmp/bench_depth and openspc_bench_depth (6 × 1 M samples each).
 bench-pipeline: install
 	$(PY) bench/pipeline.py --db sqlite
 	$(PY) bench/pipeline.py --db postgresql
+	$(PY) bench/history_depth.py --db sqlite --markdown
+	$(PY) bench/history_depth.py --db postgresql --markdown
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -9,7 +9,8 @@ foreign keys are on, as in the product) — with exactly what the pipeline would
   count; checked against `sample_input.clean` for a few samples of every chart type);
 * one established limit version per characteristic, fitted by the engine to its first 100
   subgroups and effective from its first sample (as `freeze_trial_limits` would make it);
-* the live violations `spc.evaluation.detect` finds over the whole history (not acknowledged).
+* the live violations `spc.evaluation.judge` finds over the whole history (not acknowledged);
+  these established Shewhart charts carry no state (spc.judging), so the state columns stay NULL.
 
 Samples are written in time order, interleaved across characteristics as a plant produces them
 (so one characteristic's samples are spread over the table as in real life), with ids fixed in
@@ -314,10 +315,17 @@ def check_schema() -> None:
 
 
 def _violations(plan: Plan, ch, j: int, series: Series, version) -> list[tuple]:
-    """(step, sample_id, rule, severity, points, requires_ack, chart) of what detect() finds."""
-    from spc.evaluation import Row, Stage, detect
+    """(step, sample_id, rule, severity, points, requires_ack, chart) of what the pipeline's
+    judgment (`spc.evaluation.judge`) finds over the whole established stage. An established
+    Shewhart chart (I-MR, X̄-R, p) carries no state (spc.judging.carries_state), so the loaded
+    rows' state columns stay NULL, as the pipeline leaves them."""
+    from spc import judging
+    from spc.evaluation import Row, Stage, judge
     from spc.rule_settings import enabled_rules, settings_for
 
+    if judging.carries_state(ch, version):
+        raise SystemExit(f"{ch.name}: the history loader writes no carried state; "
+                         "use bench/history_depth.py's loader for EWMA/CUSUM/trial charts")
     ids = [plan.sample_id(k, j) for k in range(plan.samples)]
     mean = [None if math.isnan(x) else x for x in series.mean.tolist()]
     count = [None if math.isnan(x) else int(x) for x in series.count.tolist()]
@@ -326,11 +334,13 @@ def _violations(plan: Plan, ch, j: int, series: Series, version) -> list[tuple]:
     rows = [Row(*r) for r in zip(ids, [None] * len(ids), series.n.tolist(), mean, rng, sd, count,
                                  strict=True)]
     settings = settings_for(ch)
+    detections, _, _ = judge(ch, Stage(version, version.effective_from, None), [], rows,
+                             enabled_rules(ch))
     out = []
-    for d in detect(ch, Stage(version, version.effective_from, None), rows, 0, enabled_rules(ch)):
+    for d in detections:
         s = settings[d.rule]
         out.append(((d.sample_id - 1) // plan.characteristics, d.sample_id, d.rule, s.severity,
-                    list(d.points), s.requires_ack, getattr(d, "chart", "primary")))
+                    list(d.points), s.requires_ack, d.chart))
     return out
 
 
