@@ -29,7 +29,8 @@ from openspc.wsgi_bridge import WSGIBridge  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": WSGIBridge(django_wsgi_app, threads=settings.WEB_THREADS,
-                           max_body=settings.MAX_REQUEST_BYTES),
+                           max_body=settings.MAX_REQUEST_BYTES, queue=settings.WEB_QUEUE,
+                           body_timeout=settings.REQUEST_BODY_TIMEOUT_S),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

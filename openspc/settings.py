@@ -195,6 +195,10 @@ WHITENOISE_USE_FINDERS = True
 
 # Threads serving HTTP in each web process (openspc/asgi.py); each keeps a database connection.
 WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
+# Requests that may wait for a busy thread; beyond them the answer is 503 with Retry-After.
+WEB_QUEUE = env_int("WEB_QUEUE", 64, minimum=0)
+# Seconds a request body has to arrive in whole (408 and the connection closed after them).
+REQUEST_BODY_TIMEOUT_S = env_int("REQUEST_BODY_TIMEOUT_S", 60, minimum=1)
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_MB", 20, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES

@@ -1,6 +1,7 @@
 """The web process as `make run` starts it: uvicorn serving openspc.asgi, with HTTP going through
 openspc.wsgi_bridge to Django on its thread pool. A real server on a free port, real sockets."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -25,15 +26,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("server")
+def server_env(data: Path, **settings: str) -> dict:
+    """The environment of a web process on its own embedded SQLite in `data` (never the
+    database of the test run), with OPENSPC_<name> for each of `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENSPC_")}
-    env.update(OPENSPC_DATA_DIR=str(data), OPENSPC_MAX_REQUEST_MB="1",
-               OPENSPC_ALLOWED_HOSTS="127.0.0.1", OPENSPC_WEB_THREADS="2",
+    env.update(OPENSPC_DATA_DIR=str(data), OPENSPC_ALLOWED_HOSTS="127.0.0.1",
                DJANGO_SETTINGS_MODULE="openspc.settings")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=env, check=True, capture_output=True, timeout=120)
+    env.update({f"OPENSPC_{name}": value for name, value in settings.items()})
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    """Run manage.py with `env`; its output."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+@contextlib.contextmanager
+def serving(env: dict):
+    """uvicorn serving openspc.asgi with `env` (migrated) on a free port; the port."""
+    data = Path(env["OPENSPC_DATA_DIR"])
+    manage(env, "migrate", "--noinput", "-v", "0")
     port = _free_port()
     log = (data / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -49,10 +62,19 @@ def server(tmp_path_factory):
         except OSError:
             assert time.monotonic() < deadline, "uvicorn did not listen within 60 s"
             time.sleep(0.2)
-    yield port
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = server_env(tmp_path_factory.mktemp("server"), MAX_REQUEST_MB="1", WEB_THREADS="2")
+    with serving(env) as port:
+        yield port
 
 
 def _request(port, method, path, body=None, headers=None):
@@ -141,8 +163,10 @@ def test_the_environ_follows_pep_3333():
                     99999999)["CONTENT_LENGTH"] == "99999999"
 
 
-def _bridge_call(messages, max_body=10):
-    """Run WSGIBridge on a scripted request; what the app saw and what was sent."""
+def _bridge_call(messages, max_body=10, headers=((b"transfer-encoding", b"chunked"),),
+                 **options):
+    """Run WSGIBridge on a scripted request; what the app saw (empty if it never ran), what was
+    sent and the messages left unread."""
     import asyncio
 
     from openspc.wsgi_bridge import WSGIBridge
@@ -159,7 +183,7 @@ def _bridge_call(messages, max_body=10):
 
     async def receive():
         if not pending:
-            raise AssertionError("receive() called after the last message: the request hangs")
+            await asyncio.sleep(3600)  # a client that sends nothing more
         return pending.pop(0)
 
     sent = []
@@ -167,23 +191,61 @@ def _bridge_call(messages, max_body=10):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
-    asyncio.run(WSGIBridge(app, threads=1, max_body=max_body)(scope, receive, send))
-    return seen, sent
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": list(headers),
+             "query_string": b""}
+    bridge = WSGIBridge(app, threads=1, max_body=max_body, **options)
+    asyncio.run(asyncio.wait_for(bridge(scope, receive, send), 10))
+    return seen, sent, pending
 
 
 def test_a_body_whose_last_chunk_crosses_the_limit_is_not_waited_for():
-    seen, sent = _bridge_call([{"type": "http.request", "body": b"12345", "more_body": True},
-                               {"type": "http.request", "body": b"6789012", "more_body": False}])
+    seen, sent, _ = _bridge_call([
+        {"type": "http.request", "body": b"12345", "more_body": True},
+        {"type": "http.request", "body": b"6789012", "more_body": False}])
     assert seen == {"length": "12", "body": b"123456789012"}  # over 10: the app answers 413
     assert sent[0]["status"] == 200 and sent[1]["body"] == b"ok"
 
 
-def test_the_rest_of_a_too_large_body_is_drained_before_answering():
-    seen, _ = _bridge_call([{"type": "http.request", "body": b"123456789012", "more_body": True},
-                            {"type": "http.request", "body": b"x" * 100, "more_body": True},
-                            {"type": "http.request", "body": b"", "more_body": False}])
+def test_the_rest_of_a_too_large_body_is_left_to_the_server_not_read():
+    """Past the limit the application answers at once; uvicorn drops what the client still
+    sends once the response is complete."""
+    seen, sent, pending = _bridge_call([
+        {"type": "http.request", "body": b"123456789012", "more_body": True},
+        {"type": "http.request", "body": b"x" * 100, "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": False}])
     assert seen["length"] == "12"
+    assert len(pending) == 2 and sent[0]["status"] == 200
+
+
+def test_a_declared_length_over_the_limit_is_not_read_and_an_expect_gets_the_connection_closed():
+    for expect, closed in (((), False), (((b"expect", b"100-continue"),), True)):
+        seen, sent, pending = _bridge_call(
+            [{"type": "http.request", "body": b"x" * 10, "more_body": True}],
+            headers=[(b"content-length", b"999999"), *expect])
+        assert seen == {"length": "999999", "body": b""}  # the app answers 413 from it
+        assert len(pending) == 1  # receive() never called: uvicorn sends no 100 Continue
+        assert ((b"connection", b"close") in sent[0]["headers"]) is closed
+
+
+def test_an_upload_cut_off_before_its_end_never_reaches_the_application():
+    for headers in ([(b"content-length", b"8")], [(b"transfer-encoding", b"chunked")]):
+        seen, sent, _ = _bridge_call([{"type": "http.request", "body": b"1234", "more_body": True},
+                                      {"type": "http.disconnect"}], headers=headers)
+        assert (seen, sent) == ({}, [])
+
+
+def test_a_body_that_stops_coming_is_408_without_running_the_application():
+    seen, sent, _ = _bridge_call([{"type": "http.request", "body": b"1234", "more_body": True}],
+                                 headers=[(b"content-length", b"8")], body_timeout=0.05)
+    assert seen == {}
+    assert sent[0]["status"] == 408 and (b"connection", b"close") in sent[0]["headers"]
+    assert b"in time" in sent[1]["body"]
+
+
+def test_a_body_shorter_than_its_content_length_is_refused():
+    seen, sent, _ = _bridge_call([{"type": "http.request", "body": b"1234", "more_body": False}],
+                                 headers=[(b"content-length", b"8")])
+    assert seen == {} and sent[0]["status"] == 400
 
 
 async def _get(bridge, path, sent=None) -> list:
@@ -289,3 +351,38 @@ def test_requests_one_at_a_time_keep_to_one_thread_and_concurrent_ones_spread():
     asyncio.run(scenario())
     assert len(set(names[:5])) == 1
     assert len(set(names[5:])) == 3
+
+
+def test_beyond_the_threads_and_the_queue_a_request_is_503_at_once():
+    """One thread, one place in the queue: a third request is refused with Retry-After without
+    waiting; once the thread is free again requests run as before."""
+    import asyncio
+    import threading
+
+    from openspc.wsgi_bridge import WSGIBridge
+
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            release.wait(10)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    bridge = WSGIBridge(app, threads=1, max_body=10, queue=1)
+
+    async def scenario():
+        running = asyncio.ensure_future(_get(bridge, "/slow"))
+        waiting = asyncio.ensure_future(_get(bridge, "/slow"))
+        await asyncio.sleep(0.05)
+        refused = await asyncio.wait_for(_get(bridge, "/refused"), 1)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(running, waiting), 10)
+        return refused, await asyncio.wait_for(_get(bridge, "/next"), 10)
+
+    refused, after = asyncio.run(scenario())
+    assert refused[0]["status"] == 503
+    assert (b"retry-after", b"1") in refused[0]["headers"]
+    assert b"busy" in refused[1]["body"]
+    assert after[1]["body"] == b"/next"
+    assert bridge.workers.outstanding == 0
