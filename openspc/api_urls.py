@@ -1,8 +1,9 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from django.urls import path, re_path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from alerts import api as alerts_api
+from openspc.api_errors import not_found
+from openspc.api_schema import SchemaView
 from openspc.api_tokens import revoke_token
 from plants import api as plants_api
 from spc.api import views as spc_api
@@ -10,7 +11,7 @@ from spc.api import views as spc_api
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("auth/token/revoke/", revoke_token, name="api-token-revoke"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("plants/", plants_api.PlantList.as_view(), name="api-plants"),
     path("hierarchy/", plants_api.NodeList.as_view(), name="api-hierarchy"),
     path("hierarchy/tree/", plants_api.node_tree, name="api-hierarchy-tree"),
@@ -35,4 +36,6 @@ urlpatterns = [
     path("violations/acknowledge/", alerts_api.acknowledge_many, name="api-violations-ack"),
     path("violations/<int:pk>/acknowledge/", alerts_api.acknowledge_one, name="api-violation-ack"),
     path("reason-codes/", alerts_api.ReasonCodeList.as_view(), name="api-reason-codes"),
+    # Last: any other path ending in "/" (others are first redirected there, APPEND_SLASH).
+    re_path(r"^[\s\S]*/\Z", not_found),
 ]

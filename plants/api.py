@@ -3,13 +3,14 @@
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListCreateAPIView
 from rest_framework.response import Response
 
+from openspc.api_params import Pages, id_param
 from plants import hierarchy
 from plants.access import plants_for, require, scope
 from plants.models import Level, Node, Plant
@@ -33,6 +34,7 @@ class PlantList(ListCreateAPIView):
     """Plants where you hold a role. Creating a plant needs a superuser."""
 
     serializer_class = PlantSerializer
+    pagination_class = Pages
 
     def get_queryset(self):
         return plants_for(self.request.user)
@@ -62,16 +64,17 @@ class NodeSerializer(serializers.ModelSerializer):
             self.fields["parent"].queryset = scope(Node.objects.all(), request.user)
 
 
+@extend_schema_view(get=extend_schema(parameters=[OpenApiParameter("plant", int)]))
 class NodeList(ListCreateAPIView):
     """Hierarchy nodes of your plants (`?plant=<id>` to narrow); POST needs Admin there."""
 
     serializer_class = NodeSerializer
+    pagination_class = Pages
 
     def get_queryset(self):
         qs = scope(Node.objects.all(), self.request.user).order_by("plant_id", "name")
-        if "plant" in self.request.query_params:
-            qs = qs.filter(plant_id=_int_param(self.request, "plant"))
-        return qs
+        plant = id_param(self.request.query_params, "plant")
+        return qs if plant is None else qs.filter(plant_id=plant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -84,13 +87,6 @@ class NodeList(ListCreateAPIView):
             raise drf_error(exc) from None
 
 
-def _int_param(request, name):
-    try:
-        return int(request.query_params[name])
-    except (KeyError, ValueError):
-        raise ValidationError({name: ["Give the plant's numeric id."]}) from None
-
-
 def _tree_json(items):
     return [{"id": t.node.pk, "name": t.node.name, "level": t.node.level,
              "level_name": t.node.get_level_display(), "children": _tree_json(t.children)}
@@ -101,7 +97,7 @@ def _tree_json(items):
 @api_view(["GET"])
 def node_tree(request):
     """The whole hierarchy of one plant as nested nodes: `?plant=<id>`."""
-    plant_id = _int_param(request, "plant")
+    plant_id = id_param(request.query_params, "plant", required=True)
     plant = plants_for(request.user).filter(pk=plant_id).first()
     if plant is None:
         return Response({"detail": "No such plant."}, status=status.HTTP_404_NOT_FOUND)

@@ -31,8 +31,8 @@ from spc.sample_input import SampleInvalid, SampleRequest, clean
 FILE = 0  # the row number of errors about the file as a whole
 HEADER = 1
 TEXT_COLUMNS = ("batch", "operator", "comment")
-_NUMBERED = re.compile(r"(?:value|x)(\d+)")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBERED = re.compile(r"(?:value|x)([0-9]{1,4})")  # value1…value9999; more is no value column
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _INDIVIDUALS = (ChartType.IMR, ChartType.EWMA, ChartType.CUSUM)
 
 
@@ -426,7 +426,10 @@ def _float(cell, decimal_comma: bool):
         if not _NUMBER.fullmatch(text):
             return f"'{cell}' is not a number."
         cell = float(text)
-    number = float(cell)
+    try:
+        number = float(cell)
+    except OverflowError:  # a whole number beyond any float (an .xlsx cell can hold one)
+        number = math.inf
     if not math.isfinite(number):
         return f"'{cell}' is not a finite number."
     return number

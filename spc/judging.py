@@ -32,6 +32,7 @@ STATE_FIELDS = ("stage_index", "ewma", "cusum_upper", "cusum_lower", "cusum_uppe
                 "fit_sigma_weight")
 SERIES = (ChartType.EWMA, ChartType.CUSUM)
 _D2_2 = float(engine.d2(2))
+PATTERN_MAX = 15  # the rule window: the longest pattern a point's violation names
 
 
 def carries_state(ch, version) -> bool:
@@ -334,7 +335,9 @@ def firings(ch, version, rows, v: Verdicts, first: int, rules: set[int]) -> list
                 if ch.chart_type == ChartType.CUSUM:
                     run = max(int(v.upper_run[i]) if v.upper[i] > v.ucl[i] else 0,
                               int(v.lower_run[i]) if v.lower[i] > v.ucl[i] else 0)
-                    start = max(i - run + 1, 0)
+                    # the points since the sum left zero (Montgomery's N), at most the last
+                    # PATTERN_MAX: a new point reads that many before it, whatever the history
+                    start = max(i - min(run, PATTERN_MAX) + 1, 0)
                     out.append(Firing(i, 1, tuple(range(start, i + 1))))
                 else:
                     out.append(Firing(i, 1, (i,)))

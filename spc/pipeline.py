@@ -6,7 +6,7 @@ all or nothing); a single sample is a batch of one. Side effects (live updates, 
 run after the transaction commits.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -125,7 +125,8 @@ def _in_request_order(cleaned, fresh, samples, recorded, by_key, repeats) -> lis
         elif c.key in repeats:
             out.append(_existing(repeats[c.key]))
         else:
-            out.append(by_key[c.key])  # a key repeated within the batch: its first sample
+            # a key repeated within the batch: the sample its first use recorded
+            out.append(replace(by_key[c.key], created=False))
     return out
 
 
@@ -168,11 +169,12 @@ def _evaluate_new(ch: Characteristic, samples: list[Sample], newest, window=None
         else:
             # the rule window before the new samples, and one row more to notice any later one
             rows = sample_rows.window(ch, stage.start, stage.end, WINDOW + len(in_stage))
-        first = next(i for i, r in enumerate(rows) if r.id in new_ids)
-        before = rows[:first]
-        if any(r.id not in new_ids and r.timestamp > earliest for r in rows) or \
-                evaluation.state_missing(ch, stage, before):
-            # Out of order (a back-dated sample): re-judge its stage from there on.
+        first = next((i for i, r in enumerate(rows) if r.id in new_ids), None)
+        before = rows[:first] if first is not None else rows
+        # Out of order (a back-dated sample, perhaps older than the whole window read), or a
+        # predecessor without the state its chart carries: re-judge from there on.
+        if first is None or any(r.id not in new_ids and r.timestamp > earliest for r in rows) \
+                or evaluation.state_missing(ch, stage, before):
             found, span, seen = rejudge.rejudge(ch, earliest, rules)
         else:
             found, state, seen = evaluation.judge(ch, stage, before, rows[first:], rules)

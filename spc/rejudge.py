@@ -74,3 +74,23 @@ def publish_rejudged(ch: Characteristic, span, stored, reason: str) -> None:
         reason=reason))
 
 
+
+
+# Characteristic fields whose change changes verdicts: the current stage is judged again.
+JUDGING_FIELDS = ("rule_settings", "ewma_lambda", "ewma_l", "cusum_k", "cusum_h", "target",
+                  "trial_min_subgroups")
+
+
+def configuration_changed(ch: Characteristic, before: dict) -> None:
+    """After a characteristic's settings changed (`before`: the old values of the fields that
+    changed or may have): re-judge its current stage from the stage's start if a setting the
+    verdicts depend on changed (old violations superseded, not deleted), and tell after commit.
+    The caller holds the writer's lock."""
+    changed = tuple(name for name, old in before.items() if getattr(ch, name) != old)
+    if not changed:
+        return
+    if any(name in JUDGING_FIELDS for name in changed) and ch.samples.exists():
+        newest = ch.limit_versions.order_by("-effective_from", "-version").first()
+        reevaluate(ch, newest.effective_from if newest else None, "configuration")
+    events.publish(events.characteristic_changed, events.CharacteristicChanged(
+        plant_id=ch.plant_id, characteristic_id=ch.pk, changed=changed))

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,6 +14,7 @@ from spc.models import (
     ControlLimits,
     Sample,
 )
+from spc.sample_input import MAX_MAGNITUDE, MAX_WHOLE
 
 
 class RuleSettingSerializer(serializers.Serializer):
@@ -37,6 +40,14 @@ class CharacteristicSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["plant", "created_at"]
+        # Bounds that keep every limit and index a finite number (see spc.sample_input).
+        extra_kwargs = {
+            **{f: {"min_value": -MAX_MAGNITUDE, "max_value": MAX_MAGNITUDE}
+               for f in ("target", "usl", "lsl")},
+            "ewma_lambda": {"min_value": 0, "max_value": 1},
+            **{f: {"min_value": 0, "max_value": 100} for f in ("ewma_l", "cusum_k", "cusum_h")},
+            "sampling_interval": {"min_value": timedelta(0), "max_value": timedelta(days=366)},
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +75,11 @@ class CharacteristicSerializer(serializers.ModelSerializer):
         if self.instance and "chart_type" in attrs and attrs["chart_type"] != self.instance.chart_type \
                 and self.instance.samples.exists():
             errors["chart_type"] = "The chart type cannot change once samples exist."
+        for name in ("subgroup_size", "variable_subgroup_size"):
+            if self.instance and name in attrs and attrs[name] != getattr(self.instance, name) \
+                    and self.instance.samples.exists():
+                errors[name] = ("The subgroup size cannot change once samples exist: their "
+                                "statistics and limits depend on it.")
         if self.instance and "node" in attrs and attrs["node"].plant_id != self.instance.plant_id:
             errors["node"] = "A characteristic cannot move to another plant."
         if chart in SUBGROUP_CHARTS and not 2 <= n <= MAX_N:
@@ -79,6 +95,9 @@ class CharacteristicSerializer(serializers.ModelSerializer):
             errors["usl"] = "USL must be greater than LSL."
         if not 0 < merged.get("ewma_lambda", 0.2) <= 1:
             errors["ewma_lambda"] = "λ must be in (0, 1]."
+        for name, what in (("ewma_l", "L"), ("cusum_h", "h")):
+            if name in attrs and not attrs[name] > 0:
+                errors[name] = f"{what} must be greater than 0."
         if chart == ChartType.NP and merged.get("variable_subgroup_size"):
             errors["variable_subgroup_size"] = "An np chart needs a constant sample size."
         if errors:
@@ -124,6 +143,10 @@ class SampleInputSerializer(serializers.Serializer):
     batch = serializers.CharField(required=False, allow_blank=True, max_length=64)
     operator = serializers.CharField(required=False, allow_blank=True, max_length=64)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    key = serializers.CharField(
+        required=False, max_length=100,
+        help_text="Idempotency key, unique per characteristic: sending a sample again with a key "
+                  "already used records nothing and answers the stored sample (200, not 201).")
 
 
 class SampleSerializer(serializers.ModelSerializer):
@@ -134,7 +157,7 @@ class SampleSerializer(serializers.ModelSerializer):
         model = Sample
         fields = ["id", "characteristic", "timestamp", "values", "count", "n", "mean", "range",
                   "sd", "batch", "operator", "comment", "source", "excluded", "exclusion_reason",
-                  "created_by", "violations"]
+                  "key", "created_by", "violations"]
 
     def get_values(self, sample) -> list[float]:
         cached = getattr(sample, "_values", None)
@@ -164,7 +187,7 @@ def recorded_payload(sample, violations) -> dict:
         "mean": sample.mean, "range": sample.range, "sd": sample.sd, "batch": sample.batch,
         "operator": sample.operator, "comment": sample.comment, "source": sample.source,
         "excluded": sample.excluded, "exclusion_reason": sample.exclusion_reason,
-        "created_by": sample.created_by_id,
+        "key": sample.key, "created_by": sample.created_by_id,
         "violations": [{"id": v.pk, "rule": v.rule, "chart": v.chart, "severity": v.severity,
                         "points": list(v.points), "requires_ack": v.requires_ack}
                        for v in violations],
@@ -180,18 +203,22 @@ class ControlLimitsSerializer(serializers.ModelSerializer):
                   "created_at", "created_by"]
 
 
+def _limit(**kwargs):
+    return serializers.FloatField(min_value=-MAX_MAGNITUDE, max_value=MAX_MAGNITUDE, **kwargs)
+
+
 class ManualLimitsSerializer(serializers.Serializer):
-    center = serializers.FloatField()
-    sigma = serializers.FloatField(required=False)
-    ucl = serializers.FloatField(required=False)
-    lcl = serializers.FloatField(required=False)
+    center = _limit()
+    sigma = _limit(required=False)
+    ucl = _limit(required=False)
+    lcl = _limit(required=False)
     reason = serializers.CharField()
     effective_from = serializers.DateTimeField(required=False)
 
 
 class RecalculateSerializer(serializers.Serializer):
-    first_n = serializers.IntegerField(required=False, min_value=2)
-    last_n = serializers.IntegerField(required=False, min_value=2)
+    first_n = serializers.IntegerField(required=False, min_value=2, max_value=MAX_WHOLE)
+    last_n = serializers.IntegerField(required=False, min_value=2, max_value=MAX_WHOLE)
     to = serializers.DateTimeField(required=False)
     exclude_ooc = serializers.BooleanField(default=False)
     reason = serializers.CharField()

@@ -10,22 +10,27 @@ from dataclasses import asdict
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes, renderer_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import DateTimeField, IntegerField
 from rest_framework.generics import ListCreateAPIView, RetrieveUpdateAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from alerts.models import Violation
 from openspc.api_auth import read_with_user
+from openspc.api_params import Pages, id_param
 from plants.access import get_by_pk, require, scope
 from plants.roles import Action
-from spc import limit_versions, sample_edits
+from spc import limit_versions, rejudge, sample_edits
 from spc.api.chart_schema import ChartDataSerializer
 from spc.api.renderers import ORJSONRenderer
 from spc.api.serializers import (
@@ -51,20 +56,21 @@ def _established():
     return Exists(ControlLimits.objects.filter(characteristic=OuterRef("pk")))
 
 
+@extend_schema_view(get=extend_schema(parameters=[OpenApiParameter("node", int),
+                                                   OpenApiParameter("plant", int)]))
 class CharacteristicList(ListCreateAPIView):
     """Characteristics of your plants (`?node=`, `?plant=`); POST needs Engineer there."""
 
     serializer_class = CharacteristicSerializer
+    pagination_class = Pages
 
     def get_queryset(self):
         qs = scope(Characteristic.objects.all(), self.request.user).annotate(
             established=_established()).order_by("plant_id", "name")
         for name in ("node", "plant"):
-            value = self.request.query_params.get(name)
+            value = id_param(self.request.query_params, name)
             if value is not None:
-                if not value.isdigit():
-                    raise ValidationError({name: ["Give a numeric id."]})
-                qs = qs.filter(**{f"{name}_id": int(value)})
+                qs = qs.filter(**{f"{name}_id": value})
         return qs
 
     def perform_create(self, serializer):
@@ -81,12 +87,22 @@ class CharacteristicDetail(RetrieveUpdateAPIView):
         action = Action.VIEW if self.request.method in ("GET", "HEAD", "OPTIONS") else Action.CONFIGURE
         return characteristic_for(self.request, self.kwargs["pk"], action)
 
+    def perform_update(self, serializer):
+        """Saved under the characteristic's writer's lock; a change of rules or chart
+        parameters re-judges the current stage."""
+        with rejudge.writer_lock(serializer.instance):
+            before = {f.name: getattr(serializer.instance, f.name)
+                      for f in Characteristic._meta.concrete_fields}
+            ch = serializer.save()
+            rejudge.configuration_changed(ch, before)
+
 
 def _request_from(data, source=Source.API) -> SampleRequest:
     return SampleRequest(
         values=data.get("values"), count=data.get("count"), sample_size=data.get("sample_size"),
         timestamp=data.get("timestamp"), batch=data.get("batch", ""),
         operator=data.get("operator", ""), comment=data.get("comment", ""), source=source,
+        key=data.get("key"),
     )
 
 
@@ -108,8 +124,16 @@ def _samples_queryset(ch):
 
 
 @read_with_user(Characteristic)
-@extend_schema(methods=["GET"], responses=SampleSerializer(many=True), operation_id="samples_list")
-@extend_schema(methods=["POST"], request=SampleInputSerializer, responses={201: SampleSerializer},
+@extend_schema(methods=["GET"], operation_id="samples_list", parameters=[
+    OpenApiParameter("from", OpenApiTypes.DATETIME), OpenApiParameter("to", OpenApiTypes.DATETIME),
+    OpenApiParameter("excluded", bool), OpenApiParameter("batch", str),
+    OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+    responses=inline_serializer("PaginatedSampleList", {
+        "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": SampleSerializer(many=True)}))
+@extend_schema(methods=["POST"], request=SampleInputSerializer,
+               responses={201: SampleSerializer, 200: SampleSerializer},
                operation_id="samples_create")
 @api_view(["GET", "POST"])
 def samples(request, pk):
@@ -118,7 +142,7 @@ def samples(request, pk):
     if request.method == "GET":
         ch = characteristic_for(request, pk)
         qs = _filter_samples(_samples_queryset(ch), request.query_params).order_by("-timestamp", "-id")
-        paginator = LimitOffsetPagination()
+        paginator = Pages()
         page = paginator.paginate_queryset(qs, request)
         return paginator.get_paginated_response(SampleSerializer(page, many=True).data)
     ch = characteristic_for(request, pk, Action.ENTER_DATA)
@@ -127,11 +151,13 @@ def samples(request, pk):
         recorded = record_samples(ch, [sample_request], request.user)[0]
     except BatchInvalid as exc:
         raise ValidationError(exc.errors[0]) from None
-    return Response(_created_payload(recorded), status=status.HTTP_201_CREATED)
+    # a key the characteristic holds already: the stored sample, nothing recorded
+    return Response(_created_payload(recorded),
+                    status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
 
 
 _TIMESTAMP = DateTimeField()
-_FIELDS = ("values", "count", "sample_size", "timestamp", "batch", "operator", "comment")
+_FIELDS = ("values", "count", "sample_size", "timestamp", "batch", "operator", "comment", "key")
 
 
 def _request_from_raw(raw) -> SampleRequest:
@@ -200,9 +226,10 @@ def samples_bulk(request, pk):
                                    "nothing was recorded.", "errors": errors},
                         status=status.HTTP_400_BAD_REQUEST)
     return Response({
-        "created": len(recorded),
+        "created": sum(r.created for r in recorded),
+        "existing": sum(not r.created for r in recorded),
         "violations": sum(len(r.violations) for r in recorded),
-        "samples": [{"id": r.sample.pk, "timestamp": r.sample.timestamp,
+        "samples": [{"id": r.sample.pk, "timestamp": r.sample.timestamp, "created": r.created,
                      "violations": [{"id": v.pk, "rule": v.rule, "chart": v.chart,
                                      "severity": v.severity, "points": v.points}
                                     for v in r.violations]}
@@ -310,7 +337,7 @@ def _range_params(request):
     out = {}
     try:
         if "last" in request.query_params:
-            out["last"] = IntegerField(min_value=1, max_value=100_000).to_internal_value(
+            out["last"] = IntegerField(min_value=1, max_value=100_000).run_validation(
                 request.query_params["last"])
         for name, key in (("from", "start"), ("to", "end")):
             if name in request.query_params:
