@@ -1,15 +1,14 @@
 from django.urls import path, re_path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from alerts import api as alerts_api
 from openspc.api_errors import not_found
 from openspc.api_schema import SchemaView
-from openspc.api_tokens import revoke_token
+from openspc.api_tokens import obtain_token, revoke_token
 from plants import api as plants_api
 from spc.api import views as spc_api
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", obtain_token, name="api-token"),
     path("auth/token/revoke/", revoke_token, name="api-token-revoke"),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("plants/", plants_api.PlantList.as_view(), name="api-plants"),

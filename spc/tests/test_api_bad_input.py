@@ -163,10 +163,19 @@ def test_a_characteristic_with_an_unusable_parameter_is_a_400(api, line, field, 
     assert not Characteristic.objects.exists()
 
 
-def test_acknowledging_ids_beyond_any_id_is_a_400(api, cast):
-    for body in ({"ids": [2**63], "reason_code": 1}, {"ids": [True], "reason_code": 1},
-                 {"ids": [1], "reason_code": 10**30}):
-        r = api.post("/api/v1/violations/acknowledge/", body, format="json")
+def test_acknowledging_ids_or_a_reason_code_beyond_any_id_is_a_400(api, imr):
+    at = (timezone.now() - timedelta(hours=1)).isoformat()
+    r = api.post(f"/api/v1/characteristics/{imr.pk}/limits/",
+                 {"center": 10, "sigma": 1, "reason": "known", "effective_from": at}, format="json")
+    assert r.status_code == 201, r.content
+    violation = api.post(_samples(imr), {"values": [20]}, format="json").json()["violations"][0]
+    for url, body in [
+        ("/api/v1/violations/acknowledge/", {"ids": [2**63], "reason_code": 1}),
+        ("/api/v1/violations/acknowledge/", {"ids": [True], "reason_code": 1}),
+        ("/api/v1/violations/acknowledge/", {"ids": [violation["id"]], "reason_code": 10**30}),
+        (f"/api/v1/violations/{violation['id']}/acknowledge/", {"reason_code": 10**30}),
+    ]:
+        r = api.post(url, body, format="json")
         assert r.status_code == 400, (body, r.content)
     assert not Violation.objects.filter(acknowledged_at__isnull=False).exists()
 
@@ -212,16 +221,20 @@ def test_an_imported_count_that_cannot_be_stored_is_reported_by_row(api, p_chart
 
 def test_an_imported_xlsx_cell_beyond_any_float_is_reported_by_row(api, imr):
     import io
+    import zipfile
 
     import openpyxl
 
     book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["timestamp", "value"])
-    sheet.append([timezone.now().replace(tzinfo=None) - timedelta(days=1), HUGE])
-    data = io.BytesIO()
-    book.save(data)
-    r = _upload(api, imr, "h.xlsx", data.getvalue())
+    book.active.append(["timestamp", "value"])
+    book.active.append([timezone.now().replace(tzinfo=None) - timedelta(days=1), 123456789])
+    saved, patched = io.BytesIO(), io.BytesIO()
+    book.save(saved)
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(patched, "w") as target:
+        for item in source.infolist():  # openpyxl cannot write the number; Excel's XML can hold it
+            data = source.read(item.filename)
+            target.writestr(item, data.replace(b"<v>123456789</v>", f"<v>{HUGE}</v>".encode()))
+    r = _upload(api, imr, "h.xlsx", patched.getvalue())
     assert r.status_code == 400, r.content
     assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "value")]
     assert not Sample.objects.exists()
@@ -241,3 +254,9 @@ def test_the_schema_documents_every_error_status(client):
     violations = schema["paths"]["/api/v1/violations/"]["get"]
     assert {"plant", "characteristic", "rule", "from", "to"} <= {
         p["name"] for p in violations["parameters"]}
+
+
+def test_a_username_longer_than_any_user_can_have_is_a_400(cast):
+    r = APIClient().post("/api/v1/auth/token/", {"username": "u" * 300, "password": "x"},
+                         format="json")
+    assert r.status_code == 400 and "username" in r.json(), r.content
