@@ -18,7 +18,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from django.db import transaction
 from django.utils import timezone
@@ -412,6 +412,10 @@ def _timestamp(cell):
                 "text (for example 2024-03-01 08:30:00).")
     if timezone.is_naive(value):
         value = timezone.make_aware(value, timezone.get_default_timezone())
+    try:
+        value.astimezone(UTC)  # it is stored in UTC: 0001-01-01 at +01:00 is before year 1
+    except OverflowError:
+        return f"'{cell}' is out of the range of dates (years 1 to 9999 in UTC)."
     return value
 
 

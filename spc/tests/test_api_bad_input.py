@@ -219,6 +219,13 @@ def test_an_imported_count_that_cannot_be_stored_is_reported_by_row(api, p_chart
     assert not Sample.objects.exists()
 
 
+def test_an_imported_time_before_the_year_1_in_utc_is_reported_by_row(api, imr):
+    r = _upload(api, imr, "h.csv", b"timestamp,value\n0001-01-01T00:00:00+14:00,10\n")
+    assert r.status_code == 400, r.content
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "timestamp")]
+    assert not Sample.objects.exists()
+
+
 def test_an_imported_xlsx_cell_beyond_any_float_is_reported_by_row(api, imr):
     import io
     import zipfile
