@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from spc import rejudge
 from spc.models import Characteristic, ControlLimits, SampleEdit
 
 
@@ -28,14 +29,24 @@ class CharacteristicAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.samples.exists():
-            fields += ["chart_type", "subgroup_size"]  # the samples were taken for these
+            # the samples were taken for these
+            fields += ["chart_type", "subgroup_size", "variable_subgroup_size"]
         return fields
 
     def save_model(self, request, obj, form, change):
+        """As the API does: under the writer's lock, and a change of rules or chart parameters
+        re-judges the current stage."""
         obj.plant = obj.node.plant
         if not change:
             obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            return
+        with rejudge.writer_lock(obj):
+            stored = Characteristic.objects.get(pk=obj.pk)
+            before = {name: getattr(stored, name) for name in form.changed_data
+                      if hasattr(stored, name)}
+            super().save_model(request, obj, form, change)
+            rejudge.configuration_changed(obj, before)
 
 
 @admin.register(SampleEdit)

@@ -6,6 +6,7 @@ version, from its `effective_from` to the next version's. Rules look only at the
 samples of one stage, so a new set of limits starts its patterns afresh.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -40,6 +41,38 @@ class Row(NamedTuple):
 
 
 ROW_FIELDS = Row._fields
+COLUMN_FIELDS = tuple(f for f in ROW_FIELDS if f != "timestamp")
+
+
+class RowColumns:
+    """Kept rows as one numpy array per field (all of Row's but the timestamp): the form a long
+    stretch of a stage is read and judged in, without a Python object per sample."""
+
+    def __init__(self, arrays: dict):
+        self.__dict__.update(arrays)
+        self._m = len(arrays["id"])
+
+    def __len__(self) -> int:
+        return self._m
+
+    @classmethod
+    def of(cls, rows) -> "RowColumns":
+        if isinstance(rows, RowColumns):
+            return rows
+        return cls.from_tuples([tuple(getattr(r, f) for f in COLUMN_FIELDS) for r in rows])
+
+    @classmethod
+    def from_tuples(cls, rows: list[tuple]) -> "RowColumns":
+        """From tuples in COLUMN_FIELDS order, as the database driver returns them."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMN_FIELDS)
+        arrays = {f: np.array(c, dtype=float) for f, c in zip(COLUMN_FIELDS, columns,
+                                                                strict=True)}
+        arrays["id"] = np.array(columns[0], dtype=np.int64)
+        return cls(arrays)
+
+    def __add__(self, other: "RowColumns") -> "RowColumns":
+        return RowColumns({f: np.concatenate([getattr(self, f), getattr(other, f)])
+                           for f in COLUMN_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -110,32 +143,36 @@ def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None =
     return [Row(*r) for r in rows]
 
 
-def judge(ch: Characteristic, stage: Stage, window: list[Row], rows: list[Row],
-          rules: set[int]) -> tuple[list[Detection], dict, dict]:
-    """Judge `rows` (kept rows of one stage in time order) after `window`, the kept rows just
-    before them in the stage (their state stored). Returns the detections at `rows`, the state
-    columns to store for them (spc.judging: empty when the chart carries none) and how each is
-    drawn: {id: (value, center, UCL, LCL, z, limits version)}, None for what has no value."""
-    if not rows:
+def judge(ch: Characteristic, stage: Stage, window: list[Row], rows, rules: set[int],
+          drawn_for=None) -> tuple[list[Detection], dict, dict]:
+    """Judge `rows` (kept rows of one stage in time order: a list of Row or RowColumns) after
+    `window`, the kept rows just before them in the stage (their state stored). Returns the
+    detections at `rows`, the state columns to store for them (spc.judging: empty when the
+    chart carries none) and how each of `drawn_for` (ids; None: every row) is drawn:
+    {id: (value, center, UCL, LCL, z, limits version)}, None for what has no value."""
+    if not len(rows):
         return [], {}, {}
     version = stage.version
+    rows = RowColumns.of(rows)
     state = judging.advance(ch, version, window[-1] if window else None, rows)
-    every = window + rows
+    every = RowColumns.of(window) + rows
     if state:
         stored = judging.state_of(window)
         state_all = {k: np.concatenate([stored[k], state[k]]) for k in state}
     else:
         state_all = {}
     v = judging.verdicts(ch, version, every, state_all)
-    ids = [r.id for r in every]
+    ids = every.id.tolist()
     detections = [Detection(ids[f.index], f.rule, tuple(ids[i] for i in f.points), f.chart)
                   for f in judging.firings(ch, version, every, v, len(window), rules)]
     number = version.version if version is not None else None
     a = len(window)
-    columns = [np.where(np.isfinite(c[a:]), c[a:], np.nan).tolist()
-               for c in (v.value, v.center, v.ucl, v.lcl, v.z)]
-    drawn = {pk: (*(None if x != x else x for x in values), number)
-             for pk, values in zip(ids[a:], zip(*columns, strict=True), strict=True)}
+    at = range(a, len(ids)) if drawn_for is None else \
+        [i for i in range(a, len(ids)) if ids[i] in drawn_for] if len(drawn_for) else []
+    drawn = {}
+    for i in at:
+        values = (float(c[i]) for c in (v.value, v.center, v.ucl, v.lcl, v.z))
+        drawn[ids[i]] = (*(x if math.isfinite(x) else None for x in values), number)
     return detections, state, drawn
 
 

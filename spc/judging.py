@@ -272,9 +272,15 @@ def verdicts(ch, version, rows, state) -> Verdicts:
             ucl = np.minimum(ucl, n)
         diff = values - center
         z = np.where(diff >= 0, diff / sd_up, diff / sd_down)
-    z = np.where(np.isfinite(z), z, np.nan)
+    z = _judged_z(z)
     return Verdicts(values, _full(center, m), _full(ucl, m), _full(lcl, m), z, _full(sigma, m),
                     stage_index=index)
+
+
+def _judged_z(z: np.ndarray) -> np.ndarray:
+    """z as the rules read it: NaN where the point has no limits; a z that overflowed (a huge
+    deviation against a tiny σ) stays a huge number of its sign, so it is still beyond."""
+    return np.where(np.isnan(z), np.nan, np.clip(z, -1e300, 1e300))
 
 
 def _full(x, m):
@@ -293,13 +299,13 @@ def _series_verdicts(ch, rows, state, center, sigma) -> Verdicts:
         ucl, lcl = center + L * sd, center - L * sd
         z = (e - center) / sd
         beyond = (e > ucl) | (e < lcl)
-        return Verdicts(e, center, ucl, lcl, np.where(np.isfinite(z), z, np.nan), sigma,
+        return Verdicts(e, center, ucl, lcl, _judged_z(z), sigma,
                         beyond=beyond)
     H = float(ch.cusum_h) * sx
     up, lo = state["cusum_upper"], state["cusum_lower"]
     z = (x - center) / sx
     return Verdicts(np.full(m, np.nan), np.zeros(m), H, -H,
-                    np.where(np.isfinite(z), z, np.nan), sigma,
+                    _judged_z(z), sigma,
                     beyond=(up > H) | (lo > H), upper=up, lower=lo,
                     upper_run=state["cusum_upper_run"], lower_run=state["cusum_lower_run"])
 

@@ -40,11 +40,12 @@ def one_sqlite_writer():
     return _sqlite_write
 
 
-def rejudge(ch: Characteristic, since, rules=None):
+def rejudge(ch: Characteristic, since, rules=None, drawn_for=()):
     """Judge again the stage in force at `since` (None: the trial stage's start) from `since`
     to the stage's end — set-based: its kept samples from there are read once, judged with the
     engine's array form, and their carried state written in bulk. Later stages start afresh
-    and are not affected. Returns (detections, (since, stage end))."""
+    and are not affected. Returns (detections, (since, stage end), {id: how it is drawn} of the
+    ids `drawn_for`)."""
     rules = enabled_rules(ch) if rules is None else rules
     all_stages = stages(ch) if since is None else stages(ch, since=since)
     stage = all_stages[0]
@@ -54,8 +55,8 @@ def rejudge(ch: Characteristic, since, rules=None):
     if evaluation.state_missing(ch, stage, window):
         window, since = [], stage.start
     rest = sample_rows.stage_rows_from(ch, since, stage.end)
-    detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules)
-    sample_rows.write_state([r.id for r in rest], state)
+    detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules, drawn_for)
+    sample_rows.write_state(rest.id.tolist(), state)
     return detections, (since, stage.end), drawn
 
 

@@ -111,3 +111,32 @@ def test_bad_rule_settings_are_refused_in_admin(admin_client, cast, settings, me
     response = admin_client.post(f"/admin/spc/characteristic/{ch.pk}/change/", form)
     assert response.status_code == 200 and message in response.content.decode()
     assert Characteristic.objects.get(pk=ch.pk).rule_settings == {}
+
+
+def test_turning_a_rule_off_in_admin_rejudges_and_supersedes_its_violations(admin_client, cast):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.models import Violation
+    from spc import limit_versions
+    from spc.pipeline import record_samples
+    from spc.sample_input import SampleRequest
+    from spc.tests.factories import CharacteristicFactory
+
+    ch = CharacteristicFactory(node=NodeFactory(plant=cast.plant, level=Level.LINE))
+    t0 = timezone.now() - timedelta(hours=1)
+    limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0, effective_from=t0)
+    record_samples(ch, [SampleRequest(values=[10.5], timestamp=t0 + timedelta(seconds=i + 1))
+                        for i in range(9)])  # nine above the center: rule 2
+    assert list(Violation.objects.filter(characteristic=ch, superseded_at=None)
+                .values_list("rule", flat=True)) == [2]
+    form = {f: getattr(ch, f) if getattr(ch, f) is not None else "" for f in (
+        "name", "description", "unit", "decimal_places", "ewma_lambda", "ewma_l", "cusum_k",
+        "cusum_h", "provider", "trial_min_subgroups")}
+    form.update(node=ch.node_id, rule_settings='{"2": {"enabled": false}}',
+                **{"limit_versions-TOTAL_FORMS": 0, "limit_versions-INITIAL_FORMS": 0})
+    response = admin_client.post(f"/admin/spc/characteristic/{ch.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not Violation.objects.filter(characteristic=ch, superseded_at=None).exists()
+    assert Violation.objects.filter(characteristic=ch).count() == 1  # superseded, kept
