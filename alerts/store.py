@@ -9,7 +9,7 @@ from spc.rule_settings import settings_for
 _CHUNK = 5_000
 
 
-def store(characteristic, detections, span=None) -> Stored:
+def store(characteristic, detections, span=None, live_for=None) -> Stored:
     """Make the live violations equal the detections.
 
     `span` is (since, until) — the samples judged again, from `since` (None: the first) to
@@ -19,7 +19,8 @@ def store(characteristic, detections, span=None) -> Stored:
     Within the span a detection already live (same sample, rule, chart and points) is kept as
     it is — with its acknowledgment; a live violation no longer detected is superseded, never
     deleted; the rest are created. Everything is read and written set-based, in chunks, never
-    with a parameter per judged sample.
+    with a parameter per judged sample. `live_for` limits the live violations handed back to
+    those of these sample ids (None: all).
     """
     if span is None and not detections:
         return Stored([], [], [])  # a new sample that fired nothing: the common case, no work
@@ -32,9 +33,13 @@ def store(characteristic, detections, span=None) -> Stored:
             live = live.filter(sample__timestamp__gte=since)
         if until is not None:
             live = live.filter(sample__timestamp__lt=until)
-        for violation in live.iterator(chunk_size=_CHUNK):
-            key = (violation.sample_id, violation.rule, violation.chart, tuple(violation.points))
-            (keep if wanted.pop(key, None) else stale).append(violation.pk)
+        rows = live.values_list("pk", "sample_id", "rule", "chart", "points")
+        for pk, sample_id, rule, chart, points in rows.iterator(chunk_size=_CHUNK):
+            if wanted.pop((sample_id, rule, chart, tuple(points)), None):
+                if live_for is None or sample_id in live_for:
+                    keep.append(pk)
+            else:
+                stale.append(pk)
     now = timezone.now()
     for a in range(0, len(stale), _CHUNK):
         Violation.objects.filter(pk__in=stale[a:a + _CHUNK]).update(superseded_at=now)
@@ -48,4 +53,8 @@ def store(characteristic, detections, span=None) -> Stored:
     ], batch_size=2_000)
     kept = [v for a in range(0, len(keep), _CHUNK)
             for v in Violation.objects.filter(pk__in=keep[a:a + _CHUNK])] if keep else []
-    return Stored(kept + created, created, stale)
+    if live_for is not None:
+        created_for = [v for v in created if v.sample_id in live_for]
+    else:
+        created_for = created
+    return Stored(kept + created_for, created, stale)

@@ -197,14 +197,17 @@ def fill(ch) -> tuple[float, int, int]:
     lies in its version's stage, judged from the version's `effective_from`.
     (seconds, points judged, live violations)."""
     from spc import hooks, rejudge
+    from spc.models import Sample
 
     version = ch.limit_versions.order_by("effective_from").first()
     since = version.effective_from if version is not None else None
     t = time.perf_counter()
     with rejudge.writer_lock(ch) as (locked, _):
-        detections, span, drawn = rejudge.rejudge(locked, since)
+        detections, span, _ = rejudge.rejudge(locked, since)
         stored = hooks.store_violations(locked, detections, span)
-    return time.perf_counter() - t, len(drawn), len(stored.live)
+    seconds = time.perf_counter() - t
+    return seconds, Sample.objects.filter(characteristic=ch, excluded=False).count(), \
+        len(stored.live)
 
 
 def build(depth: int, small: int) -> dict:

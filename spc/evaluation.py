@@ -62,12 +62,14 @@ class RowColumns:
         return cls.from_tuples([tuple(getattr(r, f) for f in COLUMN_FIELDS) for r in rows])
 
     @classmethod
-    def from_tuples(cls, rows: list[tuple]) -> "RowColumns":
-        """From tuples in COLUMN_FIELDS order, as the database driver returns them."""
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMN_FIELDS)
-        arrays = {f: np.array(c, dtype=float) for f, c in zip(COLUMN_FIELDS, columns,
-                                                                strict=True)}
+    def from_tuples(cls, rows: list[tuple], fields=COLUMN_FIELDS) -> "RowColumns":
+        """From tuples of `fields` (COLUMN_FIELDS or its first ones), as the database driver
+        returns them; the fields not read are NaN (nothing carried)."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
+        arrays = {f: np.array(c, dtype=float) for f, c in zip(fields, columns, strict=True)}
         arrays["id"] = np.array(columns[0], dtype=np.int64)
+        for f in COLUMN_FIELDS[len(fields):]:
+            arrays[f] = np.full(len(rows), np.nan)
         return cls(arrays)
 
     def __add__(self, other: "RowColumns") -> "RowColumns":

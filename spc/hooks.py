@@ -27,10 +27,11 @@ def register_violation_store(store: Callable) -> None:
     _violation_store = store
 
 
-def store_violations(characteristic, detections, span=None):
+def store_violations(characteristic, detections, span=None, live_for=None):
+    """`live_for`: the sample ids whose live violations the caller wants back (None: all)."""
     if _violation_store is None:
         raise RuntimeError("No violation store is registered (is the alerts app installed?)")
-    return _violation_store(characteristic, detections, span)
+    return _violation_store(characteristic, detections, span, live_for)
 
 
 def on_samples_recorded(listener: Callable) -> Callable:

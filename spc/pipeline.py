@@ -84,7 +84,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         recorded = {s.pk: Recorded(s) for s in samples}
         groups, points = _evaluate_new(ch, samples, newest, window) if samples else ([], {})
         for detections, span in groups:
-            stored = hooks.store_violations(ch, detections, span)
+            stored = hooks.store_violations(ch, detections, span, live_for=recorded.keys())
             for d in detections:
                 if d.sample_id in recorded:
                     recorded[d.sample_id].detections.append(d)

@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 
 from django.db import connection, transaction
 
-from spc import evaluation, events, hooks, sample_rows
+from spc import evaluation, events, hooks, judging, sample_rows
 from spc.evaluation import stages
 from spc.models import Characteristic
 from spc.rule_settings import enabled_rules
@@ -54,7 +54,8 @@ def rejudge(ch: Characteristic, since, rules=None, drawn_for=()):
     window = [] if since is None else sample_rows.window(ch, stage.start, since, WINDOW)
     if evaluation.state_missing(ch, stage, window):
         window, since = [], stage.start
-    rest = sample_rows.stage_rows_from(ch, since, stage.end)
+    rest = sample_rows.stage_rows_from(ch, since, stage.end,
+                                       judging.carries_state(ch, stage.version))
     detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules, drawn_for)
     sample_rows.write_state(rest.id.tolist(), state)
     return detections, (since, stage.end), drawn
@@ -65,7 +66,8 @@ def reevaluate(ch: Characteristic, since, reason: str) -> None:
     (from `since`; None: the trial stage's start), and tell after commit what changed. The
     caller holds the writer's lock."""
     detections, span, _ = rejudge(ch, since)
-    publish_rejudged(ch, span, hooks.store_violations(ch, detections, span), reason)
+    publish_rejudged(ch, span, hooks.store_violations(ch, detections, span, live_for=()),
+                     reason)
 
 
 def publish_rejudged(ch: Characteristic, span, stored, reason: str) -> None:

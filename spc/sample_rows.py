@@ -187,12 +187,15 @@ def _moment(value) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def stage_rows_from(ch, since: datetime | None, end: datetime | None) -> RowColumns:
+def stage_rows_from(ch, since: datetime | None, end: datetime | None,
+                    with_state: bool = True) -> RowColumns:
     """The kept samples from `since` (inclusive; None: the first) to `end` (exclusive; None:
-    the last), in time order, read in one statement straight into columns (no timestamps:
-    judging does not need them, and parsing them was most of the cost of a long read)."""
+    the last), in time order, read in one statement straight into columns — without
+    timestamps (judging does not need them, and parsing them was most of the cost of a long
+    read), and without the carried state when the stage carries none."""
     adapt = connection.ops.adapt_datetimefield_value
-    sql = (f"SELECT {', '.join(COLUMN_FIELDS)} FROM spc_sample "
+    fields = COLUMN_FIELDS if with_state else COLUMN_FIELDS[:6]
+    sql = (f"SELECT {', '.join(fields)} FROM spc_sample "
            "WHERE characteristic_id = %s AND excluded = %s")
     params: list = [ch.pk, False]
     if since is not None:
@@ -203,7 +206,7 @@ def stage_rows_from(ch, since: datetime | None, end: datetime | None) -> RowColu
         params.append(adapt(end))
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY timestamp, id", params)
-        return RowColumns.from_tuples(cursor.fetchall())
+        return RowColumns.from_tuples(cursor.fetchall(), fields)
 
 
 _STATE_CHUNK = 50_000
