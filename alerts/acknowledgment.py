@@ -3,7 +3,9 @@
 from django.db import transaction
 from django.utils import timezone
 
+from alerts import events
 from alerts.models import ReasonCode, Violation
+from spc import events as spc_events
 
 
 class AcknowledgmentInvalid(ValueError):
@@ -36,4 +38,11 @@ def acknowledge(violations: list[Violation], user, reason_code_id, comment: str 
     now = timezone.now()
     Violation.objects.filter(pk__in=ids).update(
         acknowledged_at=now, acknowledged_by=user, reason_code=code, comment=comment or "")
-    return list(Violation.objects.filter(pk__in=ids).order_by("pk"))
+    done = list(Violation.objects.filter(pk__in=ids).order_by("pk"))
+    spc_events.publish(events.violations_acknowledged, events.ViolationsAcknowledged(
+        plant_id=code.plant_id, violation_ids=tuple(v.pk for v in done),
+        characteristic_ids=tuple(sorted({v.characteristic_id for v in done})),
+        sample_ids=tuple(sorted({v.sample_id for v in done})),
+        acknowledged_by=getattr(user, "pk", None), acknowledged_at=now,
+        reason_code_id=code.pk, reason_code=code.name, comment=comment or ""))
+    return done

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from plants.models import Node, Plant
+from spc.rule_settings import DEFAULT_SEVERITY, Severity, validate  # noqa: F401 (re-exported)
 
 
 class ChartType(models.TextChoices):
@@ -25,13 +26,6 @@ SUBGROUP_CHARTS = {ChartType.XBAR_R, ChartType.XBAR_S}
 SHEWHART_CHARTS = set(ChartType) - {ChartType.EWMA, ChartType.CUSUM}
 
 
-class Severity(models.TextChoices):
-    INFO = "INFO", "Info"
-    WARNING = "WARNING", "Warning"
-    CRITICAL = "CRITICAL", "Critical"
-
-
-DEFAULT_SEVERITY = {1: Severity.CRITICAL, 7: Severity.INFO}
 
 
 class Provider(models.TextChoices):
@@ -91,8 +85,6 @@ class Characteristic(models.Model):
         return self.name
 
     def clean(self):
-        from spc.rule_settings import validate
-
         stored = self.rule_settings if isinstance(self.rule_settings, dict) else None
         try:
             if stored is None or not all(k.isdigit() for k in stored):

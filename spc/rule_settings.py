@@ -2,7 +2,19 @@
 
 from dataclasses import dataclass, replace
 
-from spc.models import DEFAULT_SEVERITY, SHEWHART_CHARTS, Characteristic, Severity
+from django.db import models
+
+# Charts whose only signal is their own limits (rule 1): Nelson's rules 2–8 are Shewhart patterns.
+SERIES_CHARTS = ("ewma", "cusum")
+
+
+class Severity(models.TextChoices):
+    INFO = "INFO", "Info"
+    WARNING = "WARNING", "Warning"
+    CRITICAL = "CRITICAL", "Critical"
+
+
+DEFAULT_SEVERITY = {1: Severity.CRITICAL, 7: Severity.INFO}
 
 RULES = range(1, 9)
 
@@ -23,10 +35,10 @@ _DEFAULTS = {rule: default(rule) for rule in RULES}
 _KEYS = ("enabled", "requires_ack", "severity")
 
 
-def settings_for(ch: Characteristic) -> dict[int, RuleSetting]:
+def settings_for(ch) -> dict[int, RuleSetting]:
     """Every rule's setting; EWMA and CUSUM charts only signal on their own limits (rule 1)."""
     stored = ch.rule_settings or {}
-    shewhart = ch.chart_type in SHEWHART_CHARTS
+    shewhart = ch.chart_type not in SERIES_CHARTS
     out = {}
     for rule in RULES:
         setting = _DEFAULTS[rule]
@@ -37,7 +49,7 @@ def settings_for(ch: Characteristic) -> dict[int, RuleSetting]:
     return out
 
 
-def enabled_rules(ch: Characteristic) -> set[int]:
+def enabled_rules(ch) -> set[int]:
     return {rule for rule, s in settings_for(ch).items() if s.enabled}
 
 

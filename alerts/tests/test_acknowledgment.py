@@ -53,3 +53,28 @@ def test_an_inactive_reason_code_is_refused(cast):
     code.save()
     with pytest.raises(AcknowledgmentInvalid, match="active reason code"):
         acknowledge([violation], cast.supervisor, code.pk)
+
+
+def test_acknowledging_tells_after_commit_who_acknowledged_what_and_why(
+        cast, django_capture_on_commit_callbacks):
+    from alerts import events
+
+    heard = []
+
+    def listen(sender, event, **kwargs):
+        heard.append(event)
+
+    events.violations_acknowledged.connect(listen)
+    try:
+        violation = _violation(cast.plant)
+        code = ReasonCode.objects.get(plant=cast.plant, name="Tool wear")
+        with django_capture_on_commit_callbacks(execute=True):
+            acknowledge([violation], cast.supervisor, code.pk, "insert changed")
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(AcknowledgmentInvalid):
+            acknowledge([violation], cast.supervisor, code.pk, "again")  # refused: no event
+    finally:
+        events.violations_acknowledged.disconnect(listen)
+    [event] = heard
+    assert event.violation_ids == (violation.pk,) and event.sample_ids == (violation.sample_id,)
+    assert (event.acknowledged_by, event.reason_code, event.comment) == (
+        cast.supervisor.pk, "Tool wear", "insert changed")
