@@ -4,8 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts import events
-from alerts.models import ReasonCode, Violation
 from spc import events as spc_events
+from spc.models import ReasonCode, Violation
 
 
 class AcknowledgmentInvalid(ValueError):

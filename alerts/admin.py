@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from alerts.models import ReasonCode
+from spc.models import ReasonCode
 
 
 @admin.register(ReasonCode)

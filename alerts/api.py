@@ -14,10 +14,10 @@ from rest_framework.generics import ListAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
 from alerts.acknowledgment import AcknowledgmentInvalid, acknowledge
-from alerts.models import ReasonCode, Violation
 from openspc.api_params import MAX_ID, Pages, datetime_param, id_param
 from plants.access import get_for_user, plants_for, require, scope
 from plants.roles import Action
+from spc.models import ReasonCode, Violation
 
 
 class ViolationSerializer(serializers.ModelSerializer):

@@ -8,7 +8,3 @@ class AlertsConfig(AppConfig):
 
     def ready(self):
         from alerts import signals  # noqa: F401
-        from alerts.store import store
-        from spc import hooks
-
-        hooks.register_violation_store(store)

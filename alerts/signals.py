@@ -1,8 +1,8 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from alerts.models import DEFAULT_REASON_CODES, ReasonCode
 from plants.models import Plant
+from spc.models import DEFAULT_REASON_CODES, ReasonCode
 
 
 @receiver(post_save, sender=Plant)

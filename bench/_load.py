@@ -287,8 +287,7 @@ def _table(model, known, optional=()) -> Table:
 
 
 def tables() -> dict[str, Table]:
-    from alerts.models import Violation
-    from spc.models import Measurement, Sample
+    from spc.models import Measurement, Sample, Violation
 
     return {"sample": _table(Sample, SAMPLE_COLUMNS),
             "measurement": _table(Measurement, MEASUREMENT_COLUMNS),

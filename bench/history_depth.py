@@ -11,7 +11,7 @@ spc.limit_versions.manual, effective before the first sample) and I-MR in the tr
 limits, never frozen) — one characteristic with `--small` (100) earlier samples and one with
 `--depth` (1,000,000). The samples are written straight into the tables in bulk (COPY on
 PostgreSQL, executemany on SQLite, one value per minute), then the product judges each
-history once (`spc.rejudge.rejudge(ch, None)` + `spc.hooks.store_violations`, in one
+history once (`spc.rejudge.rejudge(ch, None)` + `spc.violations.store`, in one
 transaction), which writes the carried state (spc.judging) and the violations; that fill is
 timed and printed too (points re-judged per second over a whole history).
 
@@ -196,7 +196,7 @@ def fill(ch) -> tuple[float, int, int]:
     `rejudge(ch, None)` covers the trial stage only; an established characteristic's history
     lies in its version's stage, judged from the version's `effective_from`.
     (seconds, points judged, live violations)."""
-    from spc import hooks, rejudge
+    from spc import rejudge, violations
     from spc.models import Sample
 
     version = ch.limit_versions.order_by("effective_from").first()
@@ -204,7 +204,7 @@ def fill(ch) -> tuple[float, int, int]:
     t = time.perf_counter()
     with rejudge.writer_lock(ch) as (locked, _):
         detections, span, _ = rejudge.rejudge(locked, since)
-        stored = hooks.store_violations(locked, detections, span)
+        stored = violations.store(locked, detections, span)
     seconds = time.perf_counter() - t
     return seconds, Sample.objects.filter(characteristic=ch, excluded=False).count(), \
         len(stored.live)

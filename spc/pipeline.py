@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from openspc import plain_sql
-from spc import evaluation, events, hooks, limit_versions, rejudge, sample_rows
+from spc import evaluation, events, limit_versions, rejudge, sample_rows, violations
 from spc.evaluation import Detection, stages
 from spc.models import Characteristic, Sample
 from spc.rejudge import WINDOW
@@ -84,7 +84,7 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
         recorded = {s.pk: Recorded(s) for s in samples}
         groups, points = _evaluate_new(ch, samples, newest, window) if samples else ([], {})
         for detections, span in groups:
-            stored = hooks.store_violations(ch, detections, span, live_for=recorded.keys())
+            stored = violations.store(ch, detections, span, live_for=recorded.keys())
             for d in detections:
                 if d.sample_id in recorded:
                     recorded[d.sample_id].detections.append(d)

@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 
 from django.db import connection, transaction
 
-from spc import evaluation, events, hooks, judging, sample_rows
+from spc import evaluation, events, judging, sample_rows, violations
 from spc.evaluation import stages
 from spc.models import Characteristic
 from spc.rule_settings import enabled_rules
@@ -66,7 +66,7 @@ def reevaluate(ch: Characteristic, since, reason: str) -> None:
     (from `since`; None: the trial stage's start), and tell after commit what changed. The
     caller holds the writer's lock."""
     detections, span, _ = rejudge(ch, since)
-    publish_rejudged(ch, span, hooks.store_violations(ch, detections, span, live_for=()),
+    publish_rejudged(ch, span, violations.store(ch, detections, span, live_for=()),
                      reason)
 
 

@@ -1,10 +1,10 @@
 import pytest
 
 from alerts.acknowledgment import AcknowledgmentInvalid, acknowledge
-from alerts.models import ReasonCode, Violation
 from plants.models import Level
 from plants.tests.factories import NodeFactory
 from spc import limit_versions
+from spc.models import ReasonCode, Violation
 from spc.pipeline import record_sample
 from spc.sample_edits import set_excluded
 from spc.sample_input import SampleRequest

@@ -18,7 +18,7 @@ def admin_client(client, cast):
 
 @pytest.mark.parametrize("url", [
     "/admin/", "/admin/plants/plant/", "/admin/plants/node/", "/admin/auth/user/",
-    "/admin/spc/characteristic/", "/admin/spc/sampleedit/", "/admin/alerts/reasoncode/",
+    "/admin/spc/characteristic/", "/admin/spc/sampleedit/", "/admin/spc/reasoncode/",
 ])
 def test_admin_pages_load(admin_client, url):
     assert admin_client.get(url).status_code == 200
@@ -118,8 +118,8 @@ def test_turning_a_rule_off_in_admin_rejudges_and_supersedes_its_violations(admi
 
     from django.utils import timezone
 
-    from alerts.models import Violation
     from spc import limit_versions
+    from spc.models import Violation
     from spc.pipeline import record_samples
     from spc.sample_input import SampleRequest
     from spc.tests.factories import CharacteristicFactory

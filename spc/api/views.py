@@ -25,7 +25,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
-from alerts.models import Violation
 from openspc.api_auth import read_with_user
 from openspc.api_params import Pages, id_param
 from plants.access import get_by_pk, require, scope
@@ -43,7 +42,7 @@ from spc.api.serializers import (
     SampleSerializer,
     recorded_payload,
 )
-from spc.models import Characteristic, ControlLimits, Source
+from spc.models import Characteristic, ControlLimits, Source, Violation
 from spc.pipeline import MAX_BATCH, BatchInvalid, record_samples
 from spc.sample_input import SampleInvalid, SampleRequest
 

@@ -7,10 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.models import ReasonCode, Violation
 from plants.models import Level
 from plants.tests.factories import PASSWORD, NodeFactory
-from spc.models import Characteristic, ControlLimits, Sample
+from spc.models import Characteristic, ControlLimits, ReasonCode, Sample, Violation
 from spc.tests.factories import CharacteristicFactory
 
 T0 = timezone.now() - timedelta(days=1)

@@ -12,10 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.models import Violation
 from plants.models import Level
 from plants.tests.factories import NodeFactory
-from spc.models import Characteristic, ChartType, ControlLimits, Sample
+from spc.models import Characteristic, ChartType, ControlLimits, Sample, Violation
 from spc.tests.factories import CharacteristicFactory
 
 HUGE = 10**399  # 400 digits: valid JSON, beyond any float

@@ -34,11 +34,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from alerts.models import ReasonCode, Violation
 from plants.models import Level
 from plants.tests.factories import NodeFactory
 from spc import limit_versions, sample_edits
-from spc.models import ChartType
+from spc.models import ChartType, ReasonCode, Violation
 from spc.pipeline import record_samples
 from spc.sample_input import SampleRequest
 from spc.tests.factories import CharacteristicFactory

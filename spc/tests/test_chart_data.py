@@ -11,13 +11,12 @@ from django.utils import timezone
 from pytest import approx
 from rest_framework.test import APIClient
 
-from alerts.models import Violation
 from plants.models import Level
 from plants.tests.factories import NodeFactory
 from spc import engine, limit_versions
 from spc.api.renderers import dumps
 from spc.chart_data import chart_data
-from spc.models import ChartType, Sample
+from spc.models import ChartType, Sample, Violation
 from spc.pipeline import record_samples
 from spc.sample_edits import correct, set_excluded
 from spc.sample_input import SampleRequest

@@ -7,10 +7,9 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from alerts.models import Violation
 from conftest import database_is_postgres
 from spc import limit_versions
-from spc.models import Sample
+from spc.models import Sample, Violation
 from spc.pipeline import record_sample
 from spc.sample_input import SampleRequest
 from spc.tests.factories import CharacteristicFactory

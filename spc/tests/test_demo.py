@@ -1,8 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from alerts.models import Violation
-from spc.models import Characteristic
+from spc.models import Characteristic, Violation
 
 
 @pytest.mark.django_db

@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.models import Violation
 from spc import limit_versions
-from spc.models import ChartType, Measurement, Sample, SampleEdit
+from spc.models import ChartType, Measurement, Sample, SampleEdit, Violation
 from spc.pipeline import BatchInvalid, record_sample, record_samples
 from spc.sample_edits import correct, set_excluded
 from spc.sample_input import SampleInvalid, SampleRequest

@@ -12,10 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest import approx
 
-from alerts.models import Violation
 from spc import engine, events, limit_versions
 from spc.chart_data import chart_data
-from spc.models import ChartType, Sample
+from spc.models import ChartType, Sample, Violation
 from spc.pipeline import record_sample, record_samples
 from spc.sample_edits import set_excluded
 from spc.sample_input import SampleRequest

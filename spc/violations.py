@@ -1,12 +1,23 @@
-"""Keeping violations in step with what the rules detect; registered as spc's violation store."""
+"""Keeping the violations in step with what the rules detect (the last step of the pipeline and
+of every re-judging, inside their transaction)."""
+
+from typing import NamedTuple
 
 from django.utils import timezone
 
-from alerts.models import Violation
-from spc.hooks import Stored
+from spc.models import Violation
 from spc.rule_settings import settings_for
 
 _CHUNK = 5_000
+
+
+class Stored(NamedTuple):
+    """What the store did: the live violations of the detections (of `live_for`), the
+    violations it created and the ids of those it superseded."""
+
+    live: list
+    created: list
+    superseded: list[int]
 
 
 def store(characteristic, detections, span=None, live_for=None) -> Stored:
