@@ -158,10 +158,10 @@ def _insert_many(rows, cleaned) -> list[int]:
     return ids
 
 
-def window(ch, start: datetime | None, end: datetime | None, last: int) -> list[Row]:
-    """The last `last` non-excluded samples of the stage [start, end), in time order."""
+def _kept_between(columns: str, ch, start: datetime | None, end: datetime | None):
+    """(SQL, params) selecting `columns` of the kept samples of `ch` in [start, end)."""
     adapt = connection.ops.adapt_datetimefield_value
-    sql = f"SELECT {_ROW_COLUMNS} FROM spc_sample WHERE characteristic_id = %s AND excluded = %s"
+    sql = f"SELECT {columns} FROM spc_sample WHERE characteristic_id = %s AND excluded = %s"
     params: list = [ch.pk, False]
     if start is not None:
         sql += " AND timestamp >= %s"
@@ -169,6 +169,12 @@ def window(ch, start: datetime | None, end: datetime | None, last: int) -> list[
     if end is not None:
         sql += " AND timestamp < %s"
         params.append(adapt(end))
+    return sql, params
+
+
+def window(ch, start: datetime | None, end: datetime | None, last: int) -> list[Row]:
+    """The last `last` non-excluded samples of the stage [start, end), in time order."""
+    sql, params = _kept_between(_ROW_COLUMNS, ch, start, end)
     sql += f" ORDER BY timestamp DESC, id DESC LIMIT {int(last)}"  # not a parameter: see below
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -193,17 +199,8 @@ def stage_rows_from(ch, since: datetime | None, end: datetime | None,
     the last), in time order, read in one statement straight into columns — without
     timestamps (judging does not need them, and parsing them was most of the cost of a long
     read), and without the carried state when the stage carries none."""
-    adapt = connection.ops.adapt_datetimefield_value
     fields = COLUMN_FIELDS if with_state else COLUMN_FIELDS[:6]
-    sql = (f"SELECT {', '.join(fields)} FROM spc_sample "
-           "WHERE characteristic_id = %s AND excluded = %s")
-    params: list = [ch.pk, False]
-    if since is not None:
-        sql += " AND timestamp >= %s"
-        params.append(adapt(since))
-    if end is not None:
-        sql += " AND timestamp < %s"
-        params.append(adapt(end))
+    sql, params = _kept_between(", ".join(fields), ch, since, end)
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY timestamp, id", params)
         return RowColumns.from_tuples(cursor.fetchall(), fields)
