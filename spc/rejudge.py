@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 
 from django.db import connection, transaction
 
-from spc import evaluation, events, judging, sample_rows, violations
+from spc import evaluation, events, sample_rows, violations
 from spc.evaluation import stages
 from spc.models import Characteristic
 from spc.rule_settings import enabled_rules
@@ -54,8 +54,7 @@ def rejudge(ch: Characteristic, since, rules=None, drawn_for=()):
     window = [] if since is None else sample_rows.window(ch, stage.start, since, WINDOW)
     if evaluation.state_missing(ch, stage, window):
         window, since = [], stage.start
-    rest = sample_rows.stage_rows_from(ch, since, stage.end,
-                                       judging.carries_state(ch, stage.version))
+    rest = sample_rows.stage_rows_from(ch, since, stage.end)
     detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules, drawn_for)
     sample_rows.write_state(rest.id.tolist(), state)
     return detections, (since, stage.end), drawn
