@@ -41,12 +41,12 @@ class CharacteristicAdmin(admin.ModelAdmin):
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
             return
-        with rejudge.writer_lock(obj):
-            stored = Characteristic.objects.get(pk=obj.pk)
+        with rejudge.writer_lock(obj) as (_, newest):
+            stored = Characteristic.objects.get(pk=obj.pk)  # obj holds the form's values already
             before = {name: getattr(stored, name) for name in form.changed_data
                       if hasattr(stored, name)}
             super().save_model(request, obj, form, change)
-            rejudge.configuration_changed(obj, before)
+            rejudge.configuration_changed(obj, before, newest)
 
 
 @admin.register(SampleEdit)

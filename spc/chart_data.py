@@ -131,8 +131,7 @@ def select_columns(ch: Characteristic, last: int | None = None, start: datetime 
     ids, stamps, n, mean, rng, sd, count, excluded = columns[:8]
     size = len(ids)
     state = {name: np.array(columns[8 + i], dtype=float) if carried else np.full(size, np.nan)
-             for i, name in enumerate(STATE_FIELDS)} if carried else \
-        {name: np.full(size, np.nan) for name in STATE_FIELDS}
+             for i, name in enumerate(STATE_FIELDS)}
     return Columns(np.array(ids, dtype=np.int64), np.array(stamps, dtype="datetime64[us]"),
                    np.array(n, dtype=np.int64), np.array(mean, dtype=float),
                    np.array(rng, dtype=float), np.array(sd, dtype=float),

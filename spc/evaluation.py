@@ -123,13 +123,10 @@ def stages(ch: Characteristic, since: datetime | None = None, newest=_UNREAD) ->
     return [Stage(None, None, bounds[0]), *out]
 
 
-def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None,
-               since=None) -> list[Row]:
+def stage_rows(ch: Characteristic, stage: Stage, before=None, last: int | None = None) -> list[Row]:
     """Non-excluded samples of a stage in time order; optionally only those before
-    `(timestamp, id)` or at or after `since`, and only the last N of them."""
+    `(timestamp, id)`, and only the last N of them."""
     qs = Sample.objects.filter(characteristic=ch, excluded=False)
-    if since is not None:
-        qs = qs.filter(timestamp__gte=since)
     if stage.start is not None:
         qs = qs.filter(timestamp__gte=stage.start)
     if stage.end is not None:

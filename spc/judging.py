@@ -181,7 +181,7 @@ def state_of(rows) -> dict[str, np.ndarray]:
 def version_sigmas(ch, version: ControlLimits) -> tuple[float, float]:
     """(σ above the center, σ below it) of a version: equal, but for limits entered by hand
     as an asymmetric UCL/LCL pair, whose zones are (UCL − CL)/3 and (CL − LCL)/3 wide."""
-    entered = (version.options or {}).get("entered") or {} \
+    entered = ((version.options or {}).get("entered") or {}) \
         if version.source == LimitSource.MANUAL else {}
     statistic = PRIMARY[ch.chart_type]
     if entered.get("ucl") is None or entered.get("lcl") is None or \
@@ -351,14 +351,13 @@ def firings(ch, version, rows, v: Verdicts, first: int, rules: set[int]) -> list
     finite = np.flatnonzero(np.isfinite(v.z))
     if finite.size:
         z = v.z[finite]
-        last = finite.size - 1
         if int(finite[-1]) == m - 1 and first == m - 1:
             found = engine.evaluate_latest(z, rules=rules)  # one new point: the incremental form
         else:
             found = engine.evaluate_rules(z, rules=rules)
         for f in found:
             i = int(finite[f.index])
-            if i >= judged_from and judged[i] and f.index <= last:
+            if i >= judged_from and judged[i]:
                 out.append(Firing(i, f.rule, tuple(int(finite[p]) for p in f.points)))
     if 1 in rules and ch.chart_type in SECONDARY:
         for i in beyond_secondary(ch, rows, v.sigma).tolist():

@@ -9,12 +9,13 @@ run after the transaction commits.
 from dataclasses import dataclass, field, replace
 
 from django.db import connection, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from openspc import plain_sql
 from spc import evaluation, events, limit_versions, rejudge, sample_rows, violations
 from spc.evaluation import Detection, stages
-from spc.models import Characteristic, Sample
+from spc.models import Characteristic, Sample, Violation
 from spc.rejudge import WINDOW
 from spc.rule_settings import enabled_rules
 from spc.sample_input import SampleInvalid, SampleRequest, clean
@@ -103,15 +104,20 @@ def record_samples(characteristic: Characteristic, requests: list[SampleRequest]
 
 
 def _new_by_key(ch, cleaned):
-    """(the requests to store, {key: stored Sample} of keys the characteristic already holds)."""
-    stored_ids = sample_rows.existing_keys(ch, sorted({c.key for c in cleaned if c.key}))
-    seen, fresh = set(stored_ids), []
+    """(the requests to store, {key: stored Sample} of keys the characteristic already holds),
+    the stored samples read with their values and live violations in three queries, however
+    many keys repeat (a re-imported file repeats them all). At most MAX_BATCH keys: within
+    both databases' parameter limits."""
+    keys = sorted({c.key for c in cleaned if c.key is not None})
+    live = Violation.objects.filter(superseded_at__isnull=True)
+    repeats = {s.key: s for s in Sample.objects.filter(characteristic=ch, key__in=keys)
+               .prefetch_related("measurements", Prefetch("violations", queryset=live))}
+    seen, fresh = set(repeats), []
     for c in cleaned:
         if c.key is None or c.key not in seen:
             fresh.append(c)
             if c.key is not None:
                 seen.add(c.key)
-    repeats = {s.key: s for s in Sample.objects.filter(pk__in=stored_ids.values())}
     return fresh, repeats
 
 
@@ -131,9 +137,9 @@ def _in_request_order(cleaned, fresh, samples, recorded, by_key, repeats) -> lis
 
 
 def _existing(sample: Sample) -> Recorded:
-    live = list(sample.violations.filter(superseded_at__isnull=True))
-    sample._values = list(sample.measurements.order_by("position").values_list("value", flat=True))
-    return Recorded(sample, violations=live, created=False)
+    """A stored sample as the answer to its key (measurements and live violations prefetched)."""
+    sample._values = [m.value for m in sample.measurements.all()]  # ordered by position
+    return Recorded(sample, violations=list(sample.violations.all()), created=False)
 
 
 def _publish_recorded(ch, samples, points, recorded) -> None:

@@ -83,16 +83,16 @@ JUDGING_FIELDS = ("rule_settings", "ewma_lambda", "ewma_l", "cusum_k", "cusum_h"
                   "trial_min_subgroups")
 
 
-def configuration_changed(ch: Characteristic, before: dict) -> None:
+def configuration_changed(ch: Characteristic, before: dict, newest) -> None:
     """After a characteristic's settings changed (`before`: the old values of the fields that
     changed or may have): re-judge its current stage from the stage's start if a setting the
     verdicts depend on changed (old violations superseded, not deleted), and tell after commit.
-    The caller holds the writer's lock."""
+    `newest` is the newest limit version (or None), as the writer's lock read it; the caller
+    holds that lock."""
     changed = tuple(name for name, old in before.items() if getattr(ch, name) != old)
     if not changed:
         return
     if any(name in JUDGING_FIELDS for name in changed) and ch.samples.exists():
-        newest = ch.limit_versions.order_by("-effective_from", "-version").first()
         reevaluate(ch, newest.effective_from if newest else None, "configuration")
     events.publish(events.characteristic_changed, events.CharacteristicChanged(
         plant_id=ch.plant_id, characteristic_id=ch.pk, changed=changed))

@@ -13,6 +13,7 @@ lock, insert and rule window go in one round trip (`write_one`).
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from openspc import plain_sql
 from spc.evaluation import COLUMN_FIELDS, ROW_FIELDS, Row, RowColumns
@@ -253,18 +254,6 @@ def _stored(name: str, column) -> list:
     return column.tolist()
 
 
-def existing_keys(ch, keys: list[str]) -> dict[str, int]:
-    """{key: sample id} of the samples of `ch` that already carry one of `keys` (at most a
-    batch's worth: MAX_BATCH keys, within both databases' parameter limits)."""
-    if not keys:
-        return {}
-    marks = ", ".join(["%s"] * len(keys))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT key, id FROM spc_sample WHERE characteristic_id = %s "
-                       f"AND key IN ({marks})", [ch.pk, *keys])
-        return dict(cursor.fetchall())
-
-
 def database_now() -> datetime:
     """The time to stamp samples sent without one, read under the writer's lock: PostgreSQL's
     clock (one clock for every web process), or this process's on SQLite (one machine)."""
@@ -272,6 +261,4 @@ def database_now() -> datetime:
         with connection.cursor() as cursor:
             cursor.execute("SELECT clock_timestamp()")
             return cursor.fetchone()[0]
-    from django.utils import timezone
-
     return timezone.now()

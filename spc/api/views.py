@@ -89,11 +89,11 @@ class CharacteristicDetail(RetrieveUpdateAPIView):
     def perform_update(self, serializer):
         """Saved under the characteristic's writer's lock; a change of rules or chart
         parameters re-judges the current stage."""
-        with rejudge.writer_lock(serializer.instance):
+        with rejudge.writer_lock(serializer.instance) as (_, newest):
             before = {f.name: getattr(serializer.instance, f.name)
                       for f in Characteristic._meta.concrete_fields}
             ch = serializer.save()
-            rejudge.configuration_changed(ch, before)
+            rejudge.configuration_changed(ch, before, newest)
 
 
 def _request_from(data, source=Source.API) -> SampleRequest:

@@ -358,3 +358,45 @@ def test_a_characteristic_deleted_before_its_sample_is_written_answers_404(cast,
     r = api.post(f"/api/v1/characteristics/{ch.pk}/samples/", {"values": [1.0]}, format="json")
     assert r.status_code == 404 and r.json() == {"detail": "No such object."}
     assert not Sample.objects.exists()
+
+
+def test_a_sample_sent_again_with_its_key_answers_200_with_the_stored_one(cast, api):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/"
+    first = api.post(url, {"values": [10.2], "key": "gauge-7:1001"}, format="json")
+    again = api.post(url, {"values": [10.2], "key": "gauge-7:1001"}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    bulk = api.post(f"{url}bulk/", {"samples": [
+        {"values": [10.3], "key": "gauge-7:1002"}, {"values": [10.2], "key": "gauge-7:1001"}]},
+        format="json")
+    assert bulk.status_code == 201, bulk.content
+    assert (bulk.json()["created"], bulk.json()["existing"]) == (1, 1)
+    assert [s["created"] for s in bulk.json()["samples"]] == [True, False]
+    assert bulk.json()["samples"][1]["id"] == first.json()["id"]
+    assert ch.samples.count() == 2
+    bad = api.post(url, {"values": [10.2], "key": "k" * 101}, format="json")
+    assert bad.status_code == 400 and "key" in bad.json()
+
+
+def test_the_subgroup_size_cannot_change_once_samples_exist(cast, api):
+    ch = _established(cast, api)
+    detail = f"/api/v1/characteristics/{ch.pk}/"
+    api.post(f"{detail}samples/", {"values": [10.2]}, format="json")
+    r = api.patch(detail, {"subgroup_size": 2, "chart_type": "xbar_r"}, format="json")
+    assert r.status_code == 400 and "subgroup_size" in r.json()
+    ch.refresh_from_db()
+    assert (ch.chart_type, ch.subgroup_size) == ("imr", 1)
+
+
+def test_turning_a_rule_off_through_the_api_supersedes_its_live_violations(cast, api):
+    ch = _established(cast, api)
+    url = f"/api/v1/characteristics/{ch.pk}/samples/bulk/"
+    r = api.post(url, {"samples": [{"values": [10.5], "timestamp": (T0 + timedelta(minutes=i + 1))
+                                    .isoformat()} for i in range(9)]}, format="json")
+    assert r.status_code == 201 and r.json()["violations"] == 1  # rule 2 at the ninth
+    r = api.patch(f"/api/v1/characteristics/{ch.pk}/", {"rules": [{"rule": 2, "enabled": False}]},
+                  format="json")
+    assert r.status_code == 200, r.content
+    assert not Violation.objects.filter(characteristic=ch, superseded_at=None).exists()
+    assert Violation.objects.filter(characteristic=ch, rule=2).count() == 1

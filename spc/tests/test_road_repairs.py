@@ -190,6 +190,19 @@ def test_a_key_sent_again_records_nothing_and_answers_the_stored_sample():
     assert record_sample(other, SampleRequest(values=[10.0], key="m-1")).created  # per characteristic
 
 
+def test_a_file_sent_again_records_nothing_in_a_few_queries_however_long(
+        django_assert_max_num_queries):
+    ch = CharacteristicFactory(chart_type=ChartType.IMR)
+    requests = [SampleRequest(values=[10 + i % 7 / 10], key=f"row-{i}",
+                              timestamp=T0 + i * SECOND) for i in range(200)]
+    record_samples(ch, requests)
+    with django_assert_max_num_queries(8):  # lock, the stored keys with values and violations
+        again = record_samples(ch, requests)
+    assert not any(r.created for r in again)
+    assert [r.sample._values for r in again] == [r.values for r in requests]
+    assert Sample.objects.filter(characteristic=ch).count() == 200
+
+
 def test_a_sample_without_a_time_is_stamped_when_it_is_stored():
     ch = CharacteristicFactory(chart_type=ChartType.IMR)
     before = timezone.now()
@@ -235,11 +248,11 @@ def test_changing_the_rules_rejudges_the_current_stage_and_supersedes_not_delete
     assert [r for _, r, _, _ in _live(ch)] == [2]
     from spc.rejudge import configuration_changed, writer_lock
 
-    with writer_lock(ch):
+    with writer_lock(ch) as (_, newest):
         before = {"rule_settings": ch.rule_settings}
         ch.rule_settings = {"2": {"enabled": False}}
         ch.save()
-        configuration_changed(ch, before)
+        configuration_changed(ch, before, newest)
     assert _live(ch) == []
     assert Violation.objects.filter(characteristic=ch, superseded_at__isnull=False).count() == 1
 
