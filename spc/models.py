@@ -268,6 +268,44 @@ class SampleEdit(models.Model):
         return f"{self.get_kind_display()}: sample {self.sample_id}"
 
 
+class Annotation(models.Model):
+    """A note on the chart: at one sample (a marker) or over a period (a shaded span)."""
+
+    characteristic = models.ForeignKey(
+        Characteristic, on_delete=models.PROTECT, related_name="annotations"
+    )
+    sample = models.ForeignKey(
+        Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations",
+        help_text="The annotated point; empty for a period.",
+    )
+    start = models.DateTimeField(null=True, blank=True, help_text="A period's start.")
+    end = models.DateTimeField(null=True, blank=True, help_text="A period's end.")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["characteristic", "created_at"]
+        indexes = [models.Index(fields=["characteristic", "start"], name="annotation_char_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(sample__isnull=False, start__isnull=True, end__isnull=True)
+                           | models.Q(sample__isnull=True, start__isnull=False,
+                                      end__isnull=False, end__gte=models.F("start"))),
+                name="annotation_point_or_period",
+            ),
+        ]
+
+    def __str__(self):
+        return self.text[:60]
+
+    @property
+    def is_period(self) -> bool:
+        return self.sample_id is None
+
+
 # The result of evaluation: a rule firing at a sample, with its acknowledgment (the workflow,
 # notifications and live delivery belong to the alerts app), and the plant's reason codes.
 

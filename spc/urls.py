@@ -1,0 +1,8 @@
+"""The pages of the spc app; each view module lists its own routes."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("spc.views.chart_page")),
+    path("", include("spc.views.inspector")),
+]

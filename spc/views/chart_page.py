@@ -1,0 +1,3 @@
+"""The chart page of a characteristic: /p/<plant>/c/<id>/."""
+
+urlpatterns: list = []
