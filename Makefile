@@ -15,11 +15,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo simulator (spc/simulator.py) starts and stops with uvicorn through the ASGI lifespan.
+run: export OPENSPC_SIMULATOR ?= true
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py load_demo --url http://$(HOST):$(PORT)/
-	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan off openspc.asgi:application
+	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan on openspc.asgi:application
 
 test: install
 	scripts/run-tests

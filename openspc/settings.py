@@ -203,6 +203,10 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_MB", 20, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
+# Live samples for the demo characteristics (spc.simulator), started and stopped with the web
+# process through the ASGI lifespan. `make run` turns it on; off everywhere else.
+SIMULATOR = env_bool("SIMULATOR", False)
+
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -15,8 +15,12 @@ def test_the_demo_command_prints_passwords_that_work_and_is_repeatable(client, c
     assert login.status_code == 302
     assert client.get("/p/DEMO/").status_code == 200
     assert client.get("/p/EAST/").status_code == 200  # Operator there
-    assert Characteristic.objects.count() == 4
-    assert all(c.samples.count() == 120 for c in Characteristic.objects.all())
+    assert Characteristic.objects.count() == 7
+    assert {c.chart_type for c in Characteristic.objects.all()} == {
+        "xbar_r", "imr", "xbar_s", "p", "ewma", "c", "cusum"}
+    for c in Characteristic.objects.all():  # an established history with Phase I limits
+        assert c.samples.count() == 120
+        assert c.limit_versions.get(is_active=True).options["first_n"] == 30
     assert Violation.objects.exists()
 
 

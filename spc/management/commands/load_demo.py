@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -20,6 +21,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo plants ready: Demo Plant (DEMO), East Plant (EAST)."))
         if made:
             self.stdout.write(f"Recorded a sample history for {made} demo characteristics.")
+        if settings.SIMULATOR:
+            self.stdout.write("While the server runs, the simulator records live samples for "
+                              "them every few seconds (OPENSPC_SIMULATOR=false turns it off).")
         self.stdout.write(f"Log in at {options['url']} with one of (new passwords each run):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<16} {password}")
