@@ -32,6 +32,7 @@ def plant_home(request, plant):
         "plant": plant,
         "role": role,
         "level_counts": hierarchy.level_counts(plant),
+        "characteristics": hierarchy.characteristics_of(plant),
         "can_administer": request.user.is_superuser or (role is not None and role >= Role.ADMIN),
     }
     return render(request, "plants/plant_home.html", context)
@@ -42,8 +43,10 @@ def plant_home(request, plant):
 def node_children(request, plant, node_id):
     parent = get_for_user(Node.objects.filter(plant=plant), request.user, pk=node_id)
     children = hierarchy.children_of(plant, parent)
+    characteristics = parent.characteristics.order_by("name").only("pk", "name", "chart_type")
     return render(request, "plants/tree.html#tree-level",
-                  {"plant": plant, "nodes": children, "parent": parent})
+                  {"plant": plant, "nodes": children, "parent": parent,
+                   "characteristics": characteristics})
 
 
 @require_GET

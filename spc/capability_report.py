@@ -65,6 +65,17 @@ def capability_for(ch: Characteristic, last: int | None = None, start: datetime 
     return _normal_capability(ch, rows, excluded)
 
 
+def selection_values(ch: Characteristic, last: int | None = None, start: datetime | None = None,
+                     end: datetime | None = None) -> list[float]:
+    """The individual measured values of the selection's non-excluded samples (what the
+    histogram beside the chart shows); [] for attribute charts."""
+    if ch.is_attribute:
+        return []
+    selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
+    rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
+    return _values(ch, rows) if rows else []
+
+
 def _normal_capability(ch: Characteristic, rows: list[Row], excluded: int) -> dict:
     _require_specification(ch)
     values = _values(ch, rows) if rows else []

@@ -377,9 +377,10 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
 
     For EWMA `value` is the EWMA statistic; for CUSUM `value` is NaN and the primary chart adds
     `upper`/`lower`, C⁺ and C⁻ (both ≥ 0, as the engine defines them), with centre 0 and limits
-    ±H, and z is the point's (x̄ − target)/σ_x̄. Excluded points keep their own statistic (none
-    for EWMA and CUSUM, which drop them) and have z NaN. `trial` holds the trial limits when
-    the selection reaches the trial stage.
+    ±H, and z is the point's (x̄ − target)/σ_x̄. Both add `raw`, the subgroup mean of each
+    point (excluded ones included), which the chart draws faintly. Excluded points keep their
+    own statistic (none for EWMA and CUSUM, which drop them) and have z NaN. `trial` holds the
+    trial limits when the selection reaches the trial stage.
     """
     kind = ch.chart_type
     cols = select_columns(ch, last, start, end)
@@ -404,6 +405,8 @@ def chart_data(ch: Characteristic, last: int | None = None, start: datetime | No
                           secondary)
         if version is None:
             trial = last
+    if kind in judging.SERIES:
+        primary["raw"] = cols.mean  # the subgroup means the EWMA and CUSUM are computed from
     rules = _live_rules(ch, cols)
     numbers = [None, *(v.version for v in versions)]
     return {

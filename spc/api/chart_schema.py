@@ -26,6 +26,8 @@ class ChartColumnsSerializer(serializers.Serializer):
                     child=serializers.ListField(child=serializers.IntegerField()))
     upper = _column("CUSUM only: C⁺ per point (≥ 0), against ucl = H.", required=False)
     lower = _column("CUSUM only: C⁻ per point (≥ 0), against lcl = −H.", required=False)
+    raw = _column("EWMA and CUSUM only: the subgroup mean of each point, which the statistic is "
+                  "computed from.", required=False)
 
 
 class ChartVersionSerializer(serializers.Serializer):

@@ -1,0 +1,35 @@
+"""Template helpers of the spc pages: rule names, numbers as the characteristic shows them."""
+
+from django import template
+
+from spc.engine.rules import RULE_DESCRIPTIONS
+
+register = template.Library()
+
+
+@register.filter
+def rule_name(rule) -> str:
+    """'Rule 3 — six points in a row steadily increasing or decreasing'."""
+    try:
+        return f"Rule {int(rule)} — {RULE_DESCRIPTIONS[int(rule)]}"
+    except (KeyError, TypeError, ValueError):
+        return f"Rule {rule}"
+
+
+@register.filter
+def fixed(value, places=3) -> str:
+    """A number with `places` decimals ("—" for none)."""
+    if value is None or value != value:
+        return "—"
+    try:
+        return f"{float(value):.{int(places)}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def index_of(values, i):
+    try:
+        return values[int(i)]
+    except (IndexError, TypeError, ValueError, KeyError):
+        return None
