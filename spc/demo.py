@@ -19,7 +19,6 @@ from spc.pipeline import record_samples
 from spc.sample_input import SampleRequest
 
 PHASE_ONE = 30  # limits come from the first 30 subgroups of the history
-LATE_DRIFT = 7  # the last points of a variables history drift 1.5 σ, for the rules to find
 
 
 @dataclass(frozen=True)
@@ -88,12 +87,23 @@ DEMO_CHARACTERISTICS = [
 ]
 
 
+def _drift(spec: DemoCharacteristic, count: int) -> tuple[range, float]:
+    """Where a history drifts, for the rules to find, and by how much (in σ of the point). A
+    Shewhart variables chart: its last 7 points by 1.5 σ of one value. An EWMA or CUSUM, made
+    for small sustained shifts: 12 points by 1 σ, ending 25 points before now, so that its sums
+    have settled when the live samples follow. An attribute chart: none."""
+    if spec.sigma is None:
+        return range(0), 0.0
+    if spec.chart in (ChartType.EWMA, ChartType.CUSUM):
+        return range(max(PHASE_ONE, count - 37), count - 25), 1.0
+    return range(count - 7, count), 1.5 * math.sqrt(spec.n)
+
+
 def history(spec: DemoCharacteristic, count: int, rng) -> list[SampleRequest]:
-    """`count` samples ending now, spaced as the live ones arrive; a variables chart drifts
-    1.5 σ of one value over its last points."""
+    """`count` samples ending now, spaced as the live ones arrive, with a drift (`_drift`)."""
     start = timezone.now() - spec.spacing * count
-    drift = 1.5 * math.sqrt(spec.n) if spec.sigma is not None else 0.0  # in σ of the point
-    return [spec.request(rng, drift if i > count - 1 - LATE_DRIFT else 0.0,
+    drifting, drift = _drift(spec, count)
+    return [spec.request(rng, drift if i in drifting else 0.0,
                          timestamp=start + spec.spacing * i, source=Source.IMPORT)
             for i in range(count)]
 
