@@ -18,6 +18,7 @@ from spc.evaluation import Row
 from spc.fitting import fit, stored_limits
 from spc.models import Characteristic, ChartType, Measurement
 
+_ACTIVE = object()  # "read the active limit version" (None: there is none)
 MIN_VALUES = 2  # the engine's minimum: σ overall needs two values
 _EXCLUDED = SAMPLE_FIELDS.index("excluded")
 
@@ -57,33 +58,41 @@ def capability_for(ch: Characteristic, last: int | None = None, start: datetime 
     samples or values, and with the engine's message when the engine refuses (e.g. USL ≤ LSL,
     no variation).
     """
+    report, problem, _ = capability_and_values(ch, last, start, end)
+    if problem is not None:
+        raise problem
+    return report
+
+
+def capability_and_values(ch: Characteristic, last: int | None = None,
+                          start: datetime | None = None, end: datetime | None = None,
+                          version=_ACTIVE) -> tuple[dict | None, CapabilityUnavailable | None,
+                                                 list[float]]:
+    """(capability or None, why not or None, the measured values) of the selection, reading
+    the samples and their values once: what the chart page shows beside the chart (the values
+    make its histogram; [] for attribute charts). `version`: the active limit version (or None)
+    when the caller has read it already."""
     selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
     rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
     excluded = len(selected) - len(rows)
-    if ch.is_attribute:
-        return _attribute_capability(ch, rows, excluded)
-    return _normal_capability(ch, rows, excluded)
+    values = [] if ch.is_attribute or not rows else _values(ch, rows)
+    try:
+        if ch.is_attribute:
+            return _attribute_capability(ch, rows, excluded), None, values
+        return _normal_capability(ch, rows, excluded, values, version), None, values
+    except CapabilityUnavailable as exc:
+        return None, exc, values
 
 
-def selection_values(ch: Characteristic, last: int | None = None, start: datetime | None = None,
-                     end: datetime | None = None) -> list[float]:
-    """The individual measured values of the selection's non-excluded samples (what the
-    histogram beside the chart shows); [] for attribute charts."""
-    if ch.is_attribute:
-        return []
-    selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
-    rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
-    return _values(ch, rows) if rows else []
-
-
-def _normal_capability(ch: Characteristic, rows: list[Row], excluded: int) -> dict:
+def _normal_capability(ch: Characteristic, rows: list[Row], excluded: int, values: list[float],
+                       version=_ACTIVE) -> dict:
     _require_specification(ch)
-    values = _values(ch, rows) if rows else []
     if len(values) < MIN_VALUES:
         raise _too_few(f"at least {MIN_VALUES} measured values; the selection holds "
                        f"{len(values)} from {len(rows)} sample(s)", excluded)
     try:
-        version = ch.limit_versions.filter(is_active=True).first()
+        if version is _ACTIVE:
+            version = ch.limit_versions.filter(is_active=True).first()
         if version is not None:
             sigma, source = version.sigma, f"limits v{version.version}"
         else:

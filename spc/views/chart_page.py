@@ -17,7 +17,7 @@ from plants.decorators import plant_view
 from plants.roles import Action, Role
 from spc import charts
 from spc.api.renderers import dumps
-from spc.capability_report import CapabilityUnavailable, capability_for, selection_values
+from spc.capability_report import CapabilityUnavailable, capability_and_values, capability_for
 from spc.chart_data import chart_data
 from spc.models import Annotation, Characteristic, Sample, Violation
 from spc.rule_settings import Severity
@@ -114,21 +114,16 @@ def _annotations(ch, span) -> list[Annotation]:
     ).select_related("sample", "created_by").order_by("created_at"))
 
 
-def _figures(ch, rng: ChartRange) -> dict:
+def _figures(ch, rng: ChartRange, version) -> dict:
     """Everything the chart draws for the range, in a handful of queries."""
     data = chart_data(ch, **rng.selection())
     span = _span(data)
     annotations = _annotations(ch, span)
     figure = charts.figure(data, _unacked(ch, span), annotations)
-    report, message = None, ""
-    try:
-        report = capability_for(ch, **rng.selection())
-    except CapabilityUnavailable as exc:
-        message = str(exc)
-    values = selection_values(ch, **rng.selection()) if not ch.is_attribute else []
+    report, problem, values = capability_and_values(ch, **rng.selection(), version=version)
     return {"data": data, "span": span, "figure": figure, "annotations": annotations,
-            "histogram": charts.histogram(values, report, ch) if report or values else None,
-            "capability": report, "capability_message": message}
+            "histogram": charts.histogram(values, report, ch) if values else None,
+            "capability": report, "capability_message": str(problem) if problem else ""}
 
 
 def _violations(ch, span) -> list[Violation]:
@@ -204,7 +199,8 @@ def _script_json(value) -> str:
 def chart_page(request, plant, pk):
     ch = characteristic_of(request, plant, pk)
     rng = chart_range(request.GET)
-    drawn = _figures(ch, rng)
+    version = ch.limit_versions.filter(is_active=True).first()
+    drawn = _figures(ch, rng, version)
     role = role_for(request.user, plant)
     context = {
         "plant": plant, "ch": ch, "range": rng, "ranges": RANGES, "node_path": _node_path(ch.node),
@@ -213,7 +209,7 @@ def chart_page(request, plant, pk):
         "capability": drawn["capability"], "capability_message": drawn["capability_message"],
         "flagged": flagged_samples(_violations(ch, drawn["span"])), "annotations": drawn["annotations"],
         "points": len(drawn["data"]["sample_id"]), "span": drawn["span"],
-        "version": ch.limit_versions.filter(is_active=True).first(),
+        "version": version,
         "may_supervise": request.user.is_superuser or (role is not None
                                                        and role >= Role.SUPERVISOR),
         "live_since": _live_since(),
@@ -231,7 +227,7 @@ def chart_figure(request, plant, pk):
     rng = chart_range(request.GET)
     if rng.error:
         return JsonResponse({"error": rng.error}, status=400)
-    drawn = _figures(ch, rng)
+    drawn = _figures(ch, rng, ch.limit_versions.filter(is_active=True).first())
     body = {"figure": drawn["figure"], "histogram": drawn["histogram"],
             "points": len(drawn["data"]["sample_id"]), "follows": rng.follows_new_points,
             "query": rng.query}
