@@ -3,8 +3,9 @@
 On with OPENSPC_SIMULATOR (`make run` sets it; off by default and in production). The web
 process starts it on ASGI lifespan startup and stops it on shutdown (openspc/asgi.py). It runs
 in one daemon thread with its own database connection and records one sample at a time with
-`record_samples`, each characteristic at its own cadence, so it holds SQLite's writer lock no
-longer than a form post does. Each characteristic's process is in control most of the time;
+`record_sample` (the pipeline's batch of one, in one transaction: stopping never leaves half a
+sample), each characteristic at its own cadence, so it holds SQLite's writer lock no longer
+than a form post does. Each characteristic's process is in control most of the time;
 now and then its mean shifts, drifts or throws an outlier, and the rules see it.
 
 One process runs it: a simulator holds a lock file in OPENSPC_DATA_DIR while it runs, so a
@@ -22,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from plants.models import Plant
 from spc.demo import DemoCharacteristic, demo_characteristics
 from spc.models import ATTRIBUTE_CHARTS, Characteristic, Provider, Source
-from spc.pipeline import record_samples
+from spc.pipeline import record_sample
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class Simulator:
     def start(self) -> bool:
         """Start feeding in a daemon thread; False (and nothing started) when another
         simulator holds the lock."""
+        if self._thread is not None:
+            raise RuntimeError("A simulator starts once; make a new one")
         if not self._claim():
             log.info("Simulator: another process runs it (%s is locked)", self.lock_path)
             return False
@@ -143,12 +146,13 @@ class Simulator:
 
     def _claim(self) -> bool:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = self.lock_path.open("a")
+        handle = self.lock_path.open("a")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._release()
+            handle.close()
             return False
+        self._lock_file = handle
         return True
 
     def _release(self) -> None:
@@ -164,14 +168,26 @@ class Simulator:
                 log.info("Simulator: feeding %s", ", ".join(
                     f.characteristic.name for f in self.feeds))
                 self._loop()
-            log.info("Simulator stopped after %d samples", sum(self.recorded.values()))
+                log.info("Simulator stopped after %d samples", sum(self.recorded.values()))
         except Exception:
-            log.exception("Simulator: could not start")
+            log.exception("Simulator: stopped by an error")
         finally:
             self.ready.set()
             connection.close()
 
     def _load_feeds(self) -> list[Feed]:
+        """The feeds, read again every RETRY_AFTER s while the database cannot be read."""
+        while not self._stopping.is_set():
+            try:
+                return self._read_feeds()
+            except DatabaseError:
+                log.exception("Simulator: cannot read the demo characteristics; trying again "
+                              "in %.0f s", RETRY_AFTER)
+                close_old_connections()
+                self._stopping.wait(RETRY_AFTER)
+        return []
+
+    def _read_feeds(self) -> list[Feed]:
         plant = Plant.objects.filter(code=self.plant_code).first()
         found = demo_characteristics(plant) if plant else []
         if not found:
@@ -200,7 +216,7 @@ class Simulator:
         """Record one sample of `feed`; an error is logged and the simulation goes on."""
         try:
             close_old_connections()  # as a request would: drop a broken or expired one
-            record_samples(feed.characteristic, [feed.request()])
+            record_sample(feed.characteristic, feed.request())
         except Exception:
             log.exception("Simulator: no sample for %s", feed.characteristic.name)
             return False

@@ -22,7 +22,7 @@ from plants.demo import load_demo
 from plants.models import Plant
 from spc import events
 from spc.demo import DEMO_CHARACTERISTICS, load_demo_characteristics
-from spc.models import ChartType, Provider, Sample, Source, Violation
+from spc.models import Characteristic, ChartType, Provider, Sample, Source, Violation
 from spc.simulator import OPERATOR, Disturbances, Simulator, start_from_settings
 
 
@@ -85,6 +85,28 @@ def test_shifts_raise_violations_on_every_chart(demo, tmp_path):
     flagged = set(Violation.objects.filter(sample__operator=OPERATOR)
                   .values_list("characteristic__name", flat=True))
     assert flagged == {spec.name for spec in DEMO_CHARACTERISTICS}
+
+
+def test_a_sample_that_fails_is_logged_and_the_others_go_on(demo, tmp_path, caplog):
+    # a configuration the process no longer matches: every Piston diameter sample is refused
+    Characteristic.objects.filter(name="Piston diameter").update(subgroup_size=3)
+    simulator = Simulator(cadence=0.02, seed=4, lock_path=tmp_path / "lock")
+    assert simulator.start()
+    try:
+        assert simulator.ready.wait(10)
+        others = [f.characteristic.pk for f in simulator.feeds
+                  if f.characteristic.name != "Piston diameter"]
+        deadline = time.monotonic() + 30
+        while min(simulator.recorded[pk] for pk in others) < 3:
+            assert time.monotonic() < deadline, dict(simulator.recorded)
+            time.sleep(0.02)
+        assert simulator.running
+    finally:
+        assert simulator.stop()
+    assert len(simulator.recorded) == len(others)
+    failures = [r for r in caplog.records if r.getMessage() == "Simulator: no sample for "
+                "Piston diameter"]
+    assert len(failures) == 1 and "needs exactly 3 values" in failures[0].exc_text
 
 
 def test_the_disturbances_are_seeded_calm_then_a_shift():
