@@ -36,6 +36,7 @@ CENTER = "#16a34a"
 LIMIT = "#dc2626"
 SPEC = "#7c3aed"
 MUTED = "rgba(100,116,139,0.55)"
+COMPARE_COLOURS = (BLUE, "#ea580c", "#0d9488", "#9333ea")  # one per compared characteristic
 ZONE_FILL = {"a": "rgba(220,38,38,0.07)", "b": "rgba(234,179,8,0.08)",
              "c": "rgba(22,163,74,0.06)"}
 
@@ -155,7 +156,7 @@ def _line(name, color, dash="solid", width=1.4, fill=None, fillcolor=None) -> di
 
 
 def _chart_traces(prefix: str, s: dict, axis: str, gl: bool, statistic: str, decimals: int,
-                  cusum: bool) -> list[dict]:
+                  cusum: bool, colour: str = BLUE) -> list[dict]:
     fmt = f".{min(decimals + 1, 8)}f"
     traces = []
 
@@ -185,13 +186,13 @@ def _chart_traces(prefix: str, s: dict, axis: str, gl: bool, statistic: str, dec
         marker={"color": MUTED, "size": 4})
     if cusum:
         add("upper", mode="lines+markers", name="C⁺", hovertemplate=hover,
-            line={"color": BLUE, "width": 1.5}, marker={"color": BLUE, "size": 5})
+            line={"color": colour, "width": 1.5}, marker={"color": colour, "size": 5})
         add("lower", mode="lines+markers", name="−C⁻", hovertemplate=hover,
             line={"color": "#0891b2", "width": 1.5}, marker={"color": "#0891b2", "size": 5})
     else:
         add("value", mode="lines+markers", name=_TITLES.get(statistic, statistic),
-            hovertemplate=hover, line={"color": BLUE, "width": 1.5},
-            marker={"color": BLUE, "size": 5})
+            hovertemplate=hover, line={"color": colour, "width": 1.5},
+            marker={"color": colour, "size": 5})
     add("excluded", mode="markers", name="Excluded", hovertemplate="Excluded<extra></extra>",
         marker={"symbol": "circle-open", "color": MUTED, "size": 9, "line": {"width": 1.5}})
     add("violation", mode="markers", name="Violation",
@@ -267,20 +268,22 @@ def _annotation_marks(annotations, x_of: dict[int, str], y_of: dict[int, float],
 
 
 def figure(data: dict, unacked: set[int] = frozenset(), annotations=(),
-           tz: ZoneInfo | None = None) -> dict:
+           tz: ZoneInfo | None = None, colour: str = BLUE) -> dict:
     """The control chart of `data` (a `chart_data` result) as a Plotly figure: primary chart on
-    top, the secondary one (if any) below on the same time axis, hover shown on both."""
+    top, the secondary one (if any) below on the same time axis, hover shown on both. `colour`
+    draws the points (the comparison page gives each characteristic its own)."""
     ch = data["characteristic"]
     s = series(data, unacked, tz)
     cusum = ch["chart_type"] == ChartType.CUSUM
     m = len(data["sample_id"])
     gl = m >= WEBGL_FROM
     decimals = ch.get("decimal_places", 3)
-    traces = _chart_traces("p.", s, "y", gl, data["primary"]["statistic"], decimals, cusum)
+    traces = _chart_traces("p.", s, "y", gl, data["primary"]["statistic"], decimals, cusum,
+                           colour)
     has_secondary = data["secondary"] is not None
     if has_secondary:
         traces += _chart_traces("s.", s, "y2", gl, data["secondary"]["statistic"], decimals,
-                                False)
+                                False, colour)
     x = local_times(data["timestamp"], tz)
     shapes, notes = _version_marks(data, x)
     if not cusum:

@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("spc.views.chart_page")),
     path("", include("spc.views.inspector")),
+    path("", include("spc.views.compare")),
 ]

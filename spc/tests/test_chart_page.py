@@ -231,3 +231,33 @@ def test_queries_do_not_grow_with_the_points(cast, django_assert_max_num_queries
         c.get(f"/p/{cast.plant.code}/c/{small.pk}/?last=all")
     with django_assert_max_num_queries(len(small_queries.captured_queries)):
         c.get(f"/p/{cast.plant.code}/c/{large.pk}/?last=all")
+
+
+# --- the comparison page ----------------------------------------------------------------------
+
+def test_the_comparison_page_draws_each_characteristic_in_its_own_colour(cast):
+    a = build(ChartType.IMR, plant=cast.plant, count=22)
+    b = build(ChartType.XBAR_R, plant=cast.plant, count=22)
+    response = client_for(cast.operator).get(f"/p/{cast.plant.code}/compare/?c={a.pk}&c={b.pk}")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('data-sync="compare"') == 2
+    figures = [json.loads(part.split(">", 1)[1].split("</script>", 1)[0])
+               for part in html.split('<script type="application/json" data-figure-for="compare-')[1:]]
+    colours = [next(t for t in f["data"] if t["meta"]["series"] == "p.value")["line"]["color"]
+               for f in figures]
+    assert colours == list(charts.COMPARE_COLOURS[:2])
+
+
+def test_the_comparison_page_refuses_what_it_cannot_show(cast):
+    mine = build(ChartType.IMR, plant=cast.plant, count=22)
+    theirs = build(ChartType.IMR, plant=cast.other_plant, count=22)
+    c = client_for(cast.operator)
+    base = f"/p/{cast.plant.code}/compare/"
+    other = c.get(f"{base}?c={mine.pk}&c={theirs.pk}").content.decode()
+    assert f"No characteristic {theirs.pk} in this plant." in other
+    assert theirs.name not in other.split("<main", 1)[1]
+    assert "is not a characteristic number" in c.get(f"{base}?c=x²").content.decode()
+    assert "at most 4" in c.get(base + "?" + "&".join(f"c={i}" for i in range(5))).content.decode()
+    assert "Choose two characteristics" in c.get(base).content.decode()
+    assert client_for(cast.outsider).get(base).status_code == 404

@@ -199,6 +199,7 @@ def _script_json(value) -> str:
 def chart_page(request, plant, pk):
     ch = characteristic_of(request, plant, pk)
     rng = chart_range(request.GET)
+    since = _live_since()  # before reading: what changes from here on reaches the page live
     version = ch.limit_versions.filter(is_active=True).first()
     drawn = _figures(ch, rng, version)
     role = role_for(request.user, plant)
@@ -212,7 +213,7 @@ def chart_page(request, plant, pk):
         "version": version,
         "may_supervise": request.user.is_superuser or (role is not None
                                                        and role >= Role.SUPERVISOR),
-        "live_since": _live_since(),
+        "live_since": since,
     }
     if rng.error:
         context["range_error"] = rng.error

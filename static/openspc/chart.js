@@ -83,6 +83,23 @@
 
   Chart.prototype.listen = function () {
     var self = this;
+    if (this.el.dataset.sync) {
+      // charts of one sync group share their time axis: zoom or pan one, the others follow
+      this.el.on("plotly_relayout", function (change) {
+        if (self.syncing) return;
+        var update = {};
+        if (change["xaxis.autorange"]) update["xaxis.autorange"] = true;
+        else if (change["xaxis.range[0]"] !== undefined) {
+          update["xaxis.range"] = [change["xaxis.range[0]"], change["xaxis.range[1]"]];
+        } else if (change["xaxis.range"]) update["xaxis.range"] = change["xaxis.range"];
+        else return;
+        charts.forEach(function (other) {
+          if (other === self || other.el.dataset.sync !== self.el.dataset.sync) return;
+          other.syncing = true;
+          Plotly.relayout(other.el, update).finally(function () { other.syncing = false; });
+        });
+      });
+    }
     this.el.on("plotly_click", function (event) {
       var point = event && event.points && event.points[0];
       if (!point || point.customdata === undefined || point.customdata === null) return;
@@ -273,14 +290,48 @@
 
   var inspectorChart = null;
 
+  function resizeAll() {
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) { Plotly.Plots.resize(gd); });
+  }
+
   function openInspector(chart, sampleId) {
     var dialog = document.getElementById("inspector");
     var body = document.getElementById("inspector-body");
     if (!dialog || !body) return;
     inspectorChart = chart;
     body.innerHTML = '<p class="muted">Loading…</p>';
-    if (!dialog.open) dialog.showModal();
+    if (!dialog.open) {
+      // a drawer beside the chart, not over it: the pattern it explains stays in sight
+      dialog.show();
+      document.body.classList.add("inspecting");
+      resizeAll();
+    }
+    var box = chart.el.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) chart.el.scrollIntoView({ block: "center", behavior: "smooth" });
     htmx.ajax("GET", chart.el.dataset.inspectorUrl + sampleId + "/", { target: body, swap: "innerHTML" });
+  }
+
+  // Charts of a sync group start on one time span: from the earliest first point to the latest.
+  function alignSyncGroups() {
+    var groups = {};
+    charts.forEach(function (c) {
+      if (c.el.dataset.sync) (groups[c.el.dataset.sync] = groups[c.el.dataset.sync] || []).push(c);
+    });
+    Object.keys(groups).forEach(function (name) {
+      var lo = null, hi = null;
+      groups[name].forEach(function (c) {
+        (c.el.data || []).forEach(function (t) {
+          if (!t.meta || !/^p\.(value|upper|excluded)$/.test(t.meta.series) || !t.x.length) return;
+          if (lo === null || t.x[0] < lo) lo = t.x[0];
+          if (hi === null || t.x[t.x.length - 1] > hi) hi = t.x[t.x.length - 1];
+        });
+      });
+      if (lo === null || lo === hi) return;
+      groups[name].forEach(function (c) {
+        c.syncing = true;
+        Plotly.relayout(c.el, { "xaxis.range": [lo, hi] }).finally(function () { c.syncing = false; });
+      });
+    });
   }
 
   function chartFor(characteristic) {
@@ -316,6 +367,7 @@
       drawHistogram(el, readJSON(el.id));
     });
     window.openspcCharts = charts;
+    alignSyncGroups();
 
     document.addEventListener("openspc:live", onLive);
     document.addEventListener("change", function (event) {
@@ -341,7 +393,12 @@
     var dialog = document.getElementById("inspector");
     if (dialog) {
       dialog.addEventListener("close", function () {
+        document.body.classList.remove("inspecting");
         charts.forEach(function (c) { c.highlighted = []; c.clearHighlight(); });
+        resizeAll();
+      });
+      document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && dialog.open) dialog.close();
       });
     }
     // the theme toggle changes colours the figures were drawn with
