@@ -16,9 +16,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 
 from spc.chart_data import chart_data
+from spc.judging import PATTERN_MAX
 from spc.models import ChartType, Sample, Violation
 
 _COUNTS = {2: "nine", 3: "six", 4: "fourteen", 7: "fifteen", 8: "eight"}
@@ -104,12 +105,28 @@ def read_span(ch, sample_ids: Iterable[int]) -> Span:
 
 
 def read_span_of(ch, sample: Sample, violations: Sequence[Violation] = ()) -> Span:
-    """The span from the earliest point of the violations' patterns to `sample` — a sample's
-    own violations all end at it. No query for the times when there is no pattern."""
+    """The span of `sample` and of the violations' patterns (its own end at it; those of
+    `later_patterns` after it). No query for the times when there is no pattern."""
     ids = {p for v in violations for p in v.points} - {sample.pk}
     if not ids:
         return _span_between(ch, sample.timestamp, sample.timestamp)
     return read_span(ch, ids | {sample.pk})
+
+
+def later_patterns(ch, sample: Sample) -> list[Violation]:
+    """Live violations at later samples whose pattern holds `sample` (a trend that ends after
+    it, say), in two queries: a pattern spans at most PATTERN_MAX kept samples, so only the
+    violations at the next PATTERN_MAX - 1 kept samples can."""
+    if sample.excluded:
+        return []
+    after = Q(timestamp__gt=sample.timestamp) | Q(timestamp=sample.timestamp, pk__gt=sample.pk)
+    ids = list(Sample.objects.filter(after, characteristic=ch, excluded=False)
+               .order_by("timestamp", "id").values_list("id", flat=True)[:PATTERN_MAX - 1])
+    if not ids:
+        return []
+    found = (Violation.objects.filter(sample_id__in=ids, superseded_at__isnull=True)
+             .select_related("acknowledged_by", "reason_code").order_by("sample_id", "chart", "rule"))
+    return [v for v in found if sample.pk in v.points]
 
 
 def _span_between(ch, first, last) -> Span:

@@ -146,7 +146,7 @@ class AnnotationForm(_InspectorForm):
 
     id_prefix = "note"
 
-    text = forms.CharField(max_length=MAX_TEXT, label="Note",
+    text = forms.CharField(max_length=MAX_TEXT, label="New note",
                            widget=forms.Textarea(attrs={"rows": 2}),
                            error_messages={"required": "Write the note."})
     sample = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

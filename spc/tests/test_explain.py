@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from spc import limit_versions
 from spc.chart_data import chart_data
-from spc.explain import explain, number, read_span_of, samples_text
+from spc.explain import explain, later_patterns, number, read_span_of, samples_text
 from spc.models import ChartType, Sample, Violation
 from spc.pipeline import record_samples
 from spc.sample_edits import set_excluded
@@ -248,3 +248,11 @@ def test_numbers_use_the_characteristics_decimal_places():
     assert number(ch, 74.0614) == "74.06"
     assert number(ch, 0.031234, "p") == "0.03123"
     assert number(ch, None) == "—"
+
+
+def test_later_patterns_are_those_that_hold_the_sample():
+    ch = _established()
+    ids = _record(ch, [10.0, 10.0, 12.5, 10.0, 12.5])  # rule 5 at sample 5: samples 3, 5
+    in_it, between = Sample.objects.get(pk=ids[2]), Sample.objects.get(pk=ids[3])
+    assert [v.rule for v in later_patterns(ch, in_it)] == [5]
+    assert later_patterns(ch, between) == []

@@ -151,7 +151,7 @@ def test_the_context_status_and_statistics_are_shown(cast):
     text = _text(_client(cast.operator).get(_url(ch, sample)))
     for expected in ("In control", "Values 10.00 10.50 9.50", "Mean 10.00", "Range 1.00",
                      "s 0.50", "n 3", "Batch B-7", "Operator Ana", "Source Manual entry",
-                     "Comment first shift", "zone C (within 1σ)", "z = +0.00"):
+                     "Comment first shift", "Zone C (within 1σ)", "z = +0.00"):
         assert expected in text
     assert "Why it was flagged No rule fired at this sample." in text
 
@@ -513,8 +513,11 @@ def test_the_inspector_reads_a_bounded_number_of_queries(cast, trend, django_ass
     ch, samples = trend
     client = _client(cast.supervisor)
     client.get(_url(ch, samples[0]))  # the session and the user's plants are warm either way
-    with django_assert_max_num_queries(19):
-        client.get(_url(ch, samples[-1]), **HTMX)
+    # session, user, roles, plant, sample; values, violations, edits, notes; later patterns (2);
+    # span (2) and its chart data (4); reason codes; the session's save (2)
+    for sample in (samples[-1], samples[5]):
+        with django_assert_max_num_queries(21):
+            client.get(_url(ch, sample), **HTMX)
 
 
 def test_notes_edits_and_history_do_not_add_queries(cast, trend):
@@ -530,3 +533,16 @@ def test_notes_edits_and_history_do_not_add_queries(cast, trend):
     _record(ch, [10.0] * 40)  # a longer history after it
     after = _queries(client, _url(ch, samples[-1]))
     assert after <= before + 1  # (+1: the excluded sample's reason read with the chart data)
+
+
+def test_a_point_inside_a_later_pattern_says_so_and_highlights_it(cast, trend):
+    ch, samples = trend
+    page = _client(cast.operator).get(_url(ch, samples[5]), **HTMX)
+    text = _text(page)
+    assert "No rule fired at this sample. Part of a pattern flagged later" in text
+    assert "Rule 3 — six points in a row increasing: samples 4–9" in text
+    assert "Open sample 9" in text
+    highlight = re.search(r'data-highlight="([^"]*)"', page.content.decode()).group(1)
+    assert json.loads(highlight) == [s.pk for s in samples[3:]]
+    # the first points are in no pattern
+    assert "pattern flagged later" not in _text(_client(cast.operator).get(_url(ch, samples[1])))

@@ -94,7 +94,8 @@ def _chips(sample, point, violations, edits) -> list[tuple[str, str]]:
     if sample.excluded:
         chips.append(("Excluded", "excluded"))
     if violations:
-        chips.append((f"Violation{'s' if len(violations) > 1 else ''}", "bad"))
+        count = len(violations)
+        chips.append((f"{count} violation{'s' if count > 1 else ''}", "bad"))
         waiting = sum(v.acknowledged_at is None and v.requires_ack for v in violations)
         if waiting:
             chips.append((f"{waiting} awaiting acknowledgment", "warn"))
@@ -107,8 +108,7 @@ def _chips(sample, point, violations, edits) -> list[tuple[str, str]]:
     return chips
 
 
-_ZONES = {"C": "zone C (within 1σ)", "B": "zone B (1σ to 2σ)", "A": "zone A (2σ to 3σ)",
-          "beyond": "beyond 3σ"}
+_ZONES = {"C": "C (within 1σ)", "B": "B (1σ to 2σ)", "A": "A (2σ to 3σ)", "beyond": "beyond 3σ"}
 
 
 def _limits_text(ch, point, center_name="CL") -> str:
@@ -118,7 +118,7 @@ def _limits_text(ch, point, center_name="CL") -> str:
 
 
 def _where(point) -> str:
-    """"zone B (1σ to 2σ), above · z = +1.52"."""
+    """"B (1σ to 2σ), above · z = +1.52"."""
     if point.z is None:
         return "not judged"
     side = f", {point.side}" if point.side else ""
@@ -142,9 +142,9 @@ def _plotted(ch, sample, point, secondary) -> list[tuple[str, str]]:
         if point.z is not None:
             rows.append(("z", f"{point.z:+.2f}"))
     elif sample.excluded:
-        rows.append(("Where", "excluded: not judged"))
+        rows.append(("Zone", "excluded: not judged"))
     else:
-        rows.append(("Where", _where(point)))
+        rows.append(("Zone", _where(point)))
     if point.center is not None:
         rows.append(("Limits", _limits_text(ch, point, "target" if ch.chart_type ==
                                             ChartType.EWMA else "CL")))
@@ -176,45 +176,68 @@ def _version(span, point) -> dict | None:
     return next((v for v in span.data["versions"] if v["version"] == point.limits_version), None)
 
 
-def _context(request, plant, sample, forms=None, message="") -> dict:
-    ch = sample.characteristic
-    _with_history(sample)
-    violations = sample.live_violations
-    span = explain.read_span_of(ch, sample, violations)
-    explanations = explain.explain(ch, violations, span)
-    point = span.point(sample.pk)
-    user = request.user
-    can_edit = may(user, plant.pk, Action.EDIT)
-    can_annotate = may(user, plant.pk, Action.ENTER_DATA)
-    values = [m.value for m in sample.measurements.all()]
-    open_ids = [v.pk for v in violations if v.acknowledged_at is None]
-    highlight = sorted({p for e in explanations for p in e.sample_ids},
-                       key=lambda p: (span.ordinal(p) or 0, p))
-    forms = forms or {}
+@dataclass(frozen=True)
+class Why:
+    """The sample's violations explained, the later patterns it belongs to, and the span of
+    chart data both were read from."""
+
+    span: explain.Span
+    own: list[explain.Explanation]
+    part_of: list[tuple[explain.Explanation, int | None]]  # (explanation, its sample's ordinal)
+
+    @property
+    def highlight(self) -> list[int]:
+        """The sample ids of every pattern, in time order."""
+        ids = {p for e in [*self.own, *(e for e, _ in self.part_of)] for p in e.sample_ids}
+        return sorted(ids, key=lambda p: (self.span.ordinal(p) or 0, p))
+
+
+def _why(ch, sample) -> Why:
+    later = explain.later_patterns(ch, sample)
+    span = explain.read_span_of(ch, sample, [*sample.live_violations, *later])
+    part_of = [(e, span.ordinal(e.violation.sample_id)) for e in explain.explain(ch, later, span)]
+    return Why(span, explain.explain(ch, sample.live_violations, span), part_of)
+
+
+def _forms(plant, sample, values, can_edit, can_annotate, given=None) -> dict:
+    """The forms the user may use, unbound except the one just posted (`given`)."""
+    ch, forms = sample.characteristic, dict(given or {})
     if can_edit:
-        if open_ids and "acknowledge" not in forms:
-            forms["acknowledge"] = InspectorAcknowledgeForm(
-                sample=sample, plant=plant, initial={"violations": open_ids})
+        open_ids = [v.pk for v in sample.live_violations if v.acknowledged_at is None]
+        if open_ids:
+            forms.setdefault("acknowledge", InspectorAcknowledgeForm(
+                sample=sample, plant=plant, initial={"violations": open_ids}))
         exclusion = InspectorRestoreForm if sample.excluded else InspectorExcludeForm
         forms.setdefault("exclusion", exclusion())
         forms.setdefault("correct", InspectorCorrectForm(characteristic=ch, sample=sample,
                                                          values=values))
     if can_annotate:
         forms.setdefault("annotate", AnnotationForm(initial={"sample": sample.pk}))
+    return forms
+
+
+def _context(request, plant, sample, forms=None, message="") -> dict:
+    ch, user = sample.characteristic, request.user
+    _with_history(sample)
+    why = _why(ch, sample)
+    point = why.span.point(sample.pk)
+    can_edit = may(user, plant.pk, Action.EDIT)
+    can_annotate = may(user, plant.pk, Action.ENTER_DATA)
+    values = [m.value for m in sample.measurements.all()]
     return {
-        "plant": plant, "ch": ch, "sample": sample, "values": values,
+        "plant": plant, "ch": ch, "sample": sample, "message": message,
         "shown_values": [explain.number(ch, v) for v in values],
-        "ordinal": span.ordinal(sample.pk), "point": point,
-        "plotted": _plotted(ch, sample, point, span.point(sample.pk, "secondary")),
-        "statistics": _statistics(ch, sample),
-        "version": _version(span, point), "trial": span.data.get("trial"),
-        "explanations": explanations, "open_ids": open_ids,
-        "highlight": json.dumps(highlight),
-        "chips": _chips(sample, point, violations, sample.history),
+        "ordinal": why.span.ordinal(sample.pk),
+        "plotted": _plotted(ch, sample, point, why.span.point(sample.pk, "secondary")),
+        "statistics": _statistics(ch, sample), "version": _version(why.span, point),
+        "explanations": why.own, "part_of": why.part_of, "highlight": json.dumps(why.highlight),
+        "open_ids": [v.pk for v in sample.live_violations if v.acknowledged_at is None],
+        "chips": _chips(sample, point, sample.live_violations, sample.history),
         "changes": _changes(ch, sample.history),
         "notes": [(n, can_edit or (can_annotate and n.created_by_id == user.pk))
                   for n in sample.notes],
-        "can_edit": can_edit, "can_annotate": can_annotate, "forms": forms, "message": message,
+        "can_edit": can_edit, "can_annotate": can_annotate,
+        "forms": _forms(plant, sample, values, can_edit, can_annotate, forms),
     }
 
 
