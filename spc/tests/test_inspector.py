@@ -546,3 +546,12 @@ def test_a_point_inside_a_later_pattern_says_so_and_highlights_it(cast, trend):
     assert json.loads(highlight) == [s.pk for s in samples[3:]]
     # the first points are in no pattern
     assert "pattern flagged later" not in _text(_client(cast.operator).get(_url(ch, samples[1])))
+
+
+def test_an_empty_note_from_the_inspector_comes_back_to_the_inspector(cast, trend):
+    ch, samples = trend
+    response = _client(cast.operator).post(
+        _notes_url(ch), {"text": " ", "sample": samples[2].pk, "inspector": "1"}, **HTMX)
+    assert response.status_code == 200 and "data-inspector" in response.content.decode()
+    assert "Write the note." in _text(response)
+    assert not Annotation.objects.exists()

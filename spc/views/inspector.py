@@ -353,10 +353,11 @@ def annotation_add(request, plant, pk):
     require(request.user, plant.pk, Action.ENTER_DATA)
     form = AnnotationForm(request.POST or None, initial={
         "start": request.GET.get("start"), "end": request.GET.get("end")})
-    sample = None
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["sample"] is not None:
-            sample = _sample_for(request, plant, ch.pk, form.cleaned_data["sample"])
+    valid = request.method == "POST" and form.is_valid()
+    sid = form.cleaned_data.get("sample") if form.is_bound else None
+    # another characteristic's or plant's sample: 404, whatever else is wrong with the note
+    sample = _sample_for(request, plant, ch.pk, sid) if sid is not None else None
+    if valid:
         try:
             add_annotation(ch, form.cleaned_data["text"], request.user, sample=sample,
                            start=None if sample else form.cleaned_data["start"],
