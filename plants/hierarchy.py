@@ -133,6 +133,19 @@ def delete_node(node: Node) -> None:
         ) from None
 
 
+def subtree_ids(node: Node) -> list[int]:
+    """The ids of `node` and every node below it, from one query of the plant's nodes."""
+    below: dict[int | None, list[int]] = {}
+    for pk, parent_id in Node.objects.filter(plant_id=node.plant_id).values_list("pk", "parent_id"):
+        below.setdefault(parent_id, []).append(pk)
+    out, todo = [], [node.pk]
+    while todo:
+        pk = todo.pop()
+        out.append(pk)
+        todo.extend(below.get(pk, ()))
+    return out
+
+
 def children_of(plant: Plant, parent: Node | None):
     """The direct children of `parent` (None: the roots), each with its child count (nodes
     and characteristics below it)."""

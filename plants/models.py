@@ -118,3 +118,34 @@ class Node(models.Model):
                     "lower level than its parent."
                 }
             )
+
+
+class KioskLink(models.Model):
+    """A read-only link for a wall display: one node's live charts, without a login.
+
+    The secret is in the link's URL; only its SHA-256 is kept, so the link is shown once when
+    it is issued. Revoking it stops the page and its live updates at their next request or
+    event."""
+
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="kiosk_links")
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="kiosk_links")
+    label = models.CharField(max_length=120, help_text="Where the screen is, e.g. 'Line 1 wall'.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=8, editable=False,
+                            help_text="The secret's first characters, to tell links apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+", editable=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plant", "label"]
+        verbose_name = "kiosk link"
+
+    def __str__(self):
+        return f"{self.label} ({self.node})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -327,6 +327,24 @@ def figure(data: dict, unacked: set[int] = frozenset(), annotations=(),
     return {"data": traces, "layout": layout}
 
 
+def compact(figure: dict) -> dict:
+    """The figure for a wall display: the primary chart alone, larger, its axes in big type."""
+    figure["data"] = [t for t in figure["data"] if t.get("yaxis") != "y2"]
+    layout = figure["layout"]
+    layout.pop("yaxis2", None)
+    layout["yaxis"]["domain"] = [0, 1]
+    layout["yaxis"]["title"] = None
+    layout["xaxis"].update(anchor="y", nticks=6, tickangle=0)
+    layout["font"]["size"] = 15
+    layout["margin"] = {"l": 70, "r": 16, "t": 24, "b": 36}
+    layout["shapes"] = [s for s in layout["shapes"] if s.get("yref") != "y2"]
+    for trace in figure["data"]:
+        marker = trace.get("marker")
+        if marker and "size" in marker:
+            marker["size"] = marker["size"] * 1.4
+    return figure
+
+
 def histogram(values: list[float], capability: dict | None, ch) -> dict | None:
     """A horizontal histogram of the individual values (value up, count across, so it lines up
     with the control chart beside it) with the normal curve of the process (mean, σ overall)

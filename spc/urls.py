@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("spc.views.chart_page")),
     path("", include("spc.views.inspector")),
     path("", include("spc.views.compare")),
+    path("", include("spc.views.kiosk")),
 ]

@@ -183,6 +183,10 @@
       cds.push(keep.map(function (k) { return t.customdata ? t.customdata[k] : null; }));
     });
     if (idx.length) Plotly.restyle(this.el, { x: xs, y: ys, customdata: cds }, idx);
+    // forget what scrolled out, so a page left open for days holds what it shows, no more
+    var kept = new Set();
+    this.el.data.forEach(function (t) { (t.customdata || []).forEach(function (id) { kept.add(id); }); });
+    this.known = kept;
   };
 
   Chart.prototype.refresh = function () {
