@@ -91,33 +91,49 @@ CHROMIUM_ARGS = [
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "test-artifacts")
 
 
-@pytest.fixture
-def browser_page(request, monkeypatch):
-    """A Playwright page in Debian's headless Chromium that records console errors."""
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole session (each test gets its own context)."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
     # between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     os.makedirs(ARTIFACTS, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-        page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-        yield page
-        call = getattr(request.node, "rep_call", None)
-        if call is not None and call.failed:
-            page.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
-        context.close()
+        yield browser
         browser.close()
-        # ORM calls made while Playwright's loop runs get their own connection: close it here,
-        # or PostgreSQL refuses to drop the test database at the end of the session.
-        from django.db import connections
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
-        connections.close_all()
+
+def new_page(browser, width=1280, height=800, theme="light"):
+    """A page in a fresh context of `browser` that records console errors."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  color_scheme=theme)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    return page
+
+
+@pytest.fixture
+def browser_page(request, chromium):
+    """A Playwright page in Debian's headless Chromium that records console errors."""
+    page = new_page(chromium)
+    yield page
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.failed:
+        page.screenshot(path=os.path.join(ARTIFACTS, f"FAILED-{request.node.name}.png"))
+    page.context.close()
+    # ORM calls made while Playwright's loop runs get their own connection: close it here,
+    # or PostgreSQL refuses to drop the test database at the end of the session.
+    from django.db import connections
+
+    connections.close_all()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

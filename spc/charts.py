@@ -168,8 +168,12 @@ def _chart_traces(prefix: str, s: dict, axis: str, gl: bool, statistic: str, dec
                                  gl=is_gl, **style))
 
     invisible = {"color": "rgba(0,0,0,0)", "width": 0}
-    # zone bands: each edge fills down to the one added before it
     add("lcl", **_line("LCL", LIMIT))
+    if statistic in ("ewma", "cusum"):  # judged on their limits alone: no zones to draw
+        add("ucl", **_line("UCL", LIMIT))
+        add("center", **_line("Center", CENTER, width=1.2))
+        return _point_traces(add, statistic, fmt, cusum, colour, traces)
+    # zone bands: each edge fills down to the one added before it
     add("z-2", **{**_line("−2σ", "", fill="tonexty", fillcolor=ZONE_FILL["a"]),
                   "line": {**invisible, "shape": "hv"}})
     add("z-1", **{**_line("−1σ", "", fill="tonexty", fillcolor=ZONE_FILL["b"]),
@@ -180,6 +184,10 @@ def _chart_traces(prefix: str, s: dict, axis: str, gl: bool, statistic: str, dec
                   "line": {**invisible, "shape": "hv"}})
     add("ucl", **_line("UCL", LIMIT, fill="tonexty", fillcolor=ZONE_FILL["a"]))
     add("center", **_line("Center", CENTER, width=1.2))
+    return _point_traces(add, statistic, fmt, cusum, colour, traces)
+
+
+def _point_traces(add, statistic, fmt, cusum, colour, traces) -> list[dict]:
     hover = ("%{y:" + fmt + "}<br>%{x}<extra>" + _TITLES.get(statistic, statistic)
              + "</extra>")
     add("raw", mode="markers", name="Subgroup mean", hoverinfo="skip",
