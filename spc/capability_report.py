@@ -10,17 +10,16 @@ capability (defects per unit), from the samples' counts and sizes.
 """
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 from spc import engine
-from spc.chart_data import SAMPLE_FIELDS, select_samples
+from spc.chart_data import select_columns
 from spc.evaluation import Row
 from spc.fitting import fit, stored_limits
 from spc.models import Characteristic, ChartType, Measurement
 
 _ACTIVE = object()  # "read the active limit version" (None: there is none)
 MIN_VALUES = 2  # the engine's minimum: σ overall needs two values
-_EXCLUDED = SAMPLE_FIELDS.index("excluded")
 
 
 class CapabilityUnavailable(ValueError):
@@ -72,9 +71,7 @@ def capability_and_values(ch: Characteristic, last: int | None = None,
     the samples and their values once: what the chart page shows beside the chart (the values
     make its histogram; [] for attribute charts). `version`: the active limit version (or None)
     when the caller has read it already."""
-    selected = select_samples(ch, SAMPLE_FIELDS, last, start, end)
-    rows = [Row(*s[:len(Row._fields)]) for s in selected if not s[_EXCLUDED]]
-    excluded = len(selected) - len(rows)
+    rows, excluded = _kept_rows(select_columns(ch, last, start, end))
     values = [] if ch.is_attribute or not rows else _values(ch, rows)
     try:
         if ch.is_attribute:
@@ -82,6 +79,22 @@ def capability_and_values(ch: Characteristic, last: int | None = None,
         return _normal_capability(ch, rows, excluded, values, version), None, values
     except CapabilityUnavailable as exc:
         return None, exc, values
+
+
+def _kept_rows(cols) -> tuple[list[Row], int]:
+    """The non-excluded samples of the selection's columns as Rows (NaN read as None), and how
+    many were excluded."""
+    keep = ~cols.excluded
+    stamps = cols.timestamp[keep].astype("datetime64[us]").tolist()
+
+    def column(values, kind=float):
+        return [None if v != v else kind(v) for v in values[keep].tolist()]
+
+    rows = [Row(*fields) for fields in zip(
+        cols.sample_id[keep].tolist(), (t.replace(tzinfo=UTC) for t in stamps),
+        cols.n[keep].tolist(), column(cols.mean), column(cols.range), column(cols.sd),
+        column(cols.count, int), strict=True)]
+    return rows, int(cols.excluded.sum())
 
 
 def _normal_capability(ch: Characteristic, rows: list[Row], excluded: int, values: list[float],

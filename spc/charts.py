@@ -65,12 +65,6 @@ def local_times(stamps: np.ndarray, tz: ZoneInfo | None = None) -> list[str]:
             .isoformat(timespec="milliseconds") for s in stamps.astype("datetime64[us]")]
 
 
-def _list(values: np.ndarray) -> list:
-    """Floats with None for NaN (JSON null: a gap for Plotly)."""
-    out = values.astype(float)
-    return [None if v != v else v for v in out.tolist()]
-
-
 def _zone_edges(center, ucl, lcl) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore"):
         up, down = (ucl - center) / 3, (center - lcl) / 3
@@ -85,7 +79,8 @@ def _chart_series(prefix: str, chart: dict, x: np.ndarray, ids: np.ndarray,
 
     def put(name, mask, y):
         at = np.flatnonzero(mask & np.isfinite(y))
-        out[prefix + name] = {"x": x[at].tolist(), "y": _list(y[at]), "ids": ids[at].tolist()}
+        out[prefix + name] = {"x": x[at].tolist(), "y": y[at].astype(float).tolist(),
+                              "ids": ids[at].tolist()}
 
     everything = np.ones(ids.size, dtype=bool)
     center, ucl, lcl = chart["center"], chart["ucl"], chart["lcl"]

@@ -77,6 +77,7 @@
       self.applySpecToggle();
       if (self.highlighted.length) self.highlight(self.highlighted);
       self.el.dataset.ready = "true";
+      if (first) window.openspcChartReady = performance.now(); // for bench/chart_page.py
       self.el.dispatchEvent(new CustomEvent("chart:drawn", { bubbles: true }));
     });
   };
@@ -111,7 +112,7 @@
 
   Chart.prototype.applySpecToggle = function () {
     var box = document.querySelector('[data-toggle-shapes="spec"]');
-    if (box) setShapes(this.el, "spec", box.checked);
+    if (box && !box.checked) setShapes(this.el, "spec", false); // drawn visible: no redraw
   };
 
   // --- live -------------------------------------------------------------------------------
