@@ -8,3 +8,6 @@ class AlertsConfig(AppConfig):
 
     def ready(self):
         from alerts import signals  # noqa: F401
+        from alerts.live import publisher
+
+        publisher.connect()

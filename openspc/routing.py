@@ -1,3 +1,9 @@
-"""WebSocket routes; the live consumers arrive with the alerts and chart issues."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from alerts.consumers import LiveConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

@@ -1,0 +1,93 @@
+"""The log of live messages: what a page that reconnects missed.
+
+Every message is stored before it is sent (alerts.live.publisher), so the database — shared by
+every web process — answers "what came after id N for these groups" whichever process sent it.
+The log keeps the last KEEP_FOR and at most about KEEP_ROWS messages, pruned from the oldest id
+up, so it always holds a contiguous tail of ids: a bookmark older than its first row may have
+missed pruned messages, and the page is told to start afresh (`resync`) instead.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from alerts.models import LiveEvent
+
+KEEP_FOR = timedelta(hours=24)
+KEEP_ROWS = 200_000  # by id distance: ids are (nearly) contiguous
+PRUNE_EVERY = 500  # ids: a prune costs three indexed statements
+REPLAY_LIMIT = 500  # more missed than this: the page re-reads everything instead
+_LAST = "openspc:live:last-id"  # the cache key of the newest id stored
+
+
+@dataclass(frozen=True)
+class Missed:
+    """What a page missed since its bookmark: the messages (oldest first), or `resync` when the
+    log cannot tell (pruned, reset, or too many to be worth replaying); `last` is the newest id
+    of the log when it was read."""
+
+    events: list[LiveEvent]
+    resync: bool
+    last: int
+
+
+def last_event_id() -> int:
+    """The bookmark of a page rendered now: the newest id of the log (0 when empty), as the
+    cache remembers it from the last message stored — no query on every page view. It may lag
+    behind a message being stored at this very moment (the page then gets that message again,
+    it never misses one); it runs ahead of the log only after the database was replaced, and a
+    page whose bookmark is ahead of the log is told to start afresh."""
+    last = cache.get(_LAST)
+    if last is None:
+        last = newest_id()
+        cache.add(_LAST, last, None)
+    return last
+
+
+def newest_id() -> int:
+    return LiveEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def store(plant_id: int, group: str, kind: str, payload: dict) -> LiveEvent:
+    row = LiveEvent.objects.create(plant_id=plant_id, group=group, kind=kind, payload=payload)
+    cache.set(_LAST, row.pk, None)
+    return row
+
+
+def message(event: LiveEvent) -> dict:
+    return {"id": event.pk, **event.payload}
+
+
+def missed(groups: list[str], since: int) -> Missed:
+    """The messages of `groups` after id `since`, in id order."""
+    limit = REPLAY_LIMIT
+    bounds = LiveEvent.objects.aggregate(first=Min("id"), last=Max("id"))
+    first, last = bounds["first"], bounds["last"] or 0
+    if since > last or (first is not None and since < first - 1):
+        return Missed([], True, last)
+    rows = list(LiveEvent.objects.filter(group__in=groups, id__gt=since, id__lte=last)
+                .order_by("id")[:limit + 1])
+    if len(rows) > limit:
+        return Missed([], True, last)
+    return Missed(rows, False, last)
+
+
+def maybe_prune(newest: int) -> None:
+    """Prune once every PRUNE_EVERY ids, from whichever process stored that id."""
+    if newest % PRUNE_EVERY == 0:
+        prune(newest)
+
+
+def prune(newest: int, keep_for=KEEP_FOR, keep_rows: int = KEEP_ROWS) -> None:
+    """Delete the rows older than `keep_for` or `keep_rows` ids or more behind `newest` — a
+    prefix of ids, never `newest` itself, so the log is never emptied."""
+    old = (LiveEvent.objects.filter(created_at__lt=timezone.now() - keep_for)
+           .order_by("-created_at").values_list("id", flat=True).first())
+    cut = min(max(old or 0, newest - keep_rows), newest - 1)
+    if cut > 0:
+        with connection.cursor() as cursor:  # one statement: no rows are read to delete them
+            cursor.execute(f"DELETE FROM {LiveEvent._meta.db_table} WHERE id <= %s", [cut])
