@@ -4,7 +4,7 @@ import orjson
 from django.urls import reverse
 
 from alerts.events import ViolationsAcknowledged
-from spc import events
+from spc import charts, events
 from spc.api.renderers import dumps
 from spc.chart_data import chart_data
 from spc.models import Characteristic, Violation
@@ -52,12 +52,16 @@ def recorded(event: events.SamplesRecorded) -> list[tuple[str, dict]]:
 
 
 def _points(ch, event, raised) -> dict:
+    """`data`: the chart data of the new points; `series`: what each trace of the chart
+    (spc.charts) gains, so a page extends its traces with what the server would draw."""
     times = [p.timestamp for p in event.points]
-    data = (plain_chart_data(ch, start=min(times), end=max(times))
-            if 0 < len(times) <= MAX_POINTS else None)
-    if data is None or len(data["sample_id"]) > MAX_POINTS:
+    drawn = (chart_data(ch, start=min(times), end=max(times))
+             if 0 < len(times) <= MAX_POINTS else None)
+    if drawn is None or len(drawn["sample_id"]) > MAX_POINTS:
         return refresh(event.plant_id, event.characteristic_id, "samples")
-    return {"kind": "points", "plant": ch.plant_id, "characteristic": ch.pk, "data": data,
+    waiting = {v["sample_id"] for v in raised if v["requires_ack"]}
+    return {"kind": "points", "plant": ch.plant_id, "characteristic": ch.pk,
+            "data": orjson.loads(dumps(drawn)), "series": charts.series(drawn, waiting),
             "violations": raised}
 
 
