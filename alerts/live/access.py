@@ -2,9 +2,8 @@
 message it would receive.
 
 `may_view(scope, plant_id)` is the one check; today a socket is admitted by its logged-in user
-(the session, read by Channels' AuthMiddlewareStack). A kiosk link (a read-only secret for one
-node's plant) will be a second way in: `admits` and `may_view` are where it is recognised,
-`viewer_key` names it.
+(the session, read by Channels' AuthMiddlewareStack), or by a kiosk link's secret in its query
+string (plants.kiosk: read-only, that link's plant only, revocable).
 
 Re-checking for each message reads the user's roles again (one query), so a user whose role was
 revoked — in any web process — stops receiving at the next message. With many pages open, the
@@ -13,10 +12,13 @@ same moment wait for one read.
 """
 
 import asyncio
+import hashlib
 import time
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
+from plants import kiosk
 from plants.access import may, user_with_roles
 from plants.models import Plant
 from plants.roles import Action
@@ -28,22 +30,38 @@ MAX_SUBSCRIBED = 200  # characteristics one page may follow
 _recent: dict[tuple, tuple[float, asyncio.Future]] = {}
 
 
-def admits(scope) -> bool:
-    """Whether the socket may connect at all: a logged-in, active user."""
+def kiosk_key(scope) -> str:
+    """The kiosk link's secret the socket was opened with (`ws/live/?kiosk=…`), or ""."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("kiosk", [""])
+    return values[0][:100]
+
+
+def _logged_in(scope) -> bool:
     user = scope.get("user")
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
+def admits(scope) -> bool:
+    """Whether the socket may connect at all: a logged-in, active user, or a kiosk link's
+    secret (checked against the plant when the page subscribes, and for each message)."""
+    return _logged_in(scope) or bool(kiosk_key(scope))
+
+
 def viewer_key(scope) -> tuple:
+    key = kiosk_key(scope)
+    if key and not _logged_in(scope):
+        return ("kiosk", hashlib.sha256(key.encode()).hexdigest())
     return ("user", scope["user"].pk)
 
 
 def may_view(scope, plant_id: int) -> bool:
-    """Whether the socket's viewer may see the plant now (reads the roles afresh)."""
-    if not admits(scope):
-        return False
-    user = user_with_roles("WHERE u.id = %s", [scope["user"].pk])
-    return user is not None and may(user, plant_id, Action.VIEW)
+    """Whether the socket's viewer may see the plant now (reads the roles — or the kiosk link —
+    afresh): a revoked link or role stops the messages at the next one."""
+    if _logged_in(scope):
+        user = user_with_roles("WHERE u.id = %s", [scope["user"].pk])
+        return user is not None and may(user, plant_id, Action.VIEW)
+    key = kiosk_key(scope)
+    return bool(key) and kiosk.verify(key, plant_id) is not None
 
 
 def subscription(scope, code, characteristic_ids) -> tuple[int, list[int]] | None:

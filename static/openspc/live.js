@@ -45,7 +45,9 @@
   }
 
   function address() {
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/live/";
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/live/";
+    var kiosk = document.querySelector("[data-live][data-kiosk]"); // a wall display's link
+    return kiosk ? url + "?kiosk=" + encodeURIComponent(kiosk.dataset.kiosk) : url;
   }
 
   function subscribe() {
