@@ -65,6 +65,24 @@ def local_times(stamps: np.ndarray, tz: ZoneInfo | None = None) -> list[str]:
             .isoformat(timespec="milliseconds") for s in stamps.astype("datetime64[us]")]
 
 
+def local_ms(stamps: np.ndarray, tz: ZoneInfo | None = None) -> np.ndarray:
+    """datetime64[us] UTC instants as the milliseconds since the epoch of their wall-clock time
+    in the site's time zone: what Plotly's date axis draws from a number (it reads numbers as
+    UTC), in a third of the bytes of the text."""
+    if not stamps.size:
+        return np.zeros(0, dtype=np.int64)
+    zone = tz or timezone.get_current_timezone()
+    us = stamps.astype("datetime64[us]")
+    utc = ZoneInfo("UTC")
+    offsets = [s.item().replace(tzinfo=utc).astimezone(zone).utcoffset() for s in (us[0], us[-1])]
+    if offsets[0] == offsets[1]:
+        shift = np.int64(offsets[0] // np.timedelta64(1, "us").item())
+    else:  # a DST change inside the selection: each instant's own offset
+        shift = np.array([s.item().replace(tzinfo=utc).astimezone(zone).utcoffset()
+                          // np.timedelta64(1, "us").item() for s in us], dtype=np.int64)
+    return (us.astype(np.int64) + shift) // 1000
+
+
 def _zone_edges(center, ucl, lcl) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore"):
         up, down = (ucl - center) / 3, (center - lcl) / 3
@@ -73,14 +91,15 @@ def _zone_edges(center, ucl, lcl) -> dict[str, np.ndarray]:
 
 
 def _chart_series(prefix: str, chart: dict, x: np.ndarray, ids: np.ndarray,
-                  excluded: np.ndarray, unacked: set[int], cusum: bool) -> dict[str, dict]:
+                  excluded: np.ndarray, unacked: set[int], cusum: bool,
+                  digits: int) -> dict[str, dict]:
     kept = ~excluded
     out: dict[str, dict] = {}
 
     def put(name, mask, y):
         at = np.flatnonzero(mask & np.isfinite(y))
-        out[prefix + name] = {"x": x[at].tolist(), "y": y[at].astype(float).tolist(),
-                              "ids": ids[at].tolist()}
+        out[prefix + name] = {"x": x[at].tolist(), "y": np.round(y[at].astype(float), digits)
+                              .tolist(), "ids": ids[at].tolist()}
 
     everything = np.ones(ids.size, dtype=bool)
     center, ucl, lcl = chart["center"], chart["ucl"], chart["lcl"]
@@ -111,14 +130,18 @@ def _chart_series(prefix: str, chart: dict, x: np.ndarray, ids: np.ndarray,
 
 def series(data: dict, unacked: set[int] = frozenset(), tz: ZoneInfo | None = None) -> dict:
     """Every series the figure draws for the points of `data` (a `chart_data` result): name →
-    {x, y, ids}. `unacked` holds the sample ids with a violation not yet acknowledged."""
-    x = np.array(local_times(data["timestamp"], tz), dtype=object)
+    {x, y, ids}, x as `local_ms`. `unacked` holds the sample ids with a violation not yet
+    acknowledged."""
+    x = local_ms(data["timestamp"], tz)
     ids = np.asarray(data["sample_id"], dtype=np.int64)
     excluded = np.asarray(data["excluded"], dtype=bool)
     cusum = data["characteristic"]["chart_type"] == ChartType.CUSUM
-    out = _chart_series("p.", data["primary"], x, ids, excluded, set(unacked), cusum)
+    # far beyond what the chart shows (decimal places + 1), short on the wire
+    digits = data["characteristic"].get("decimal_places", 3) + 5
+    out = _chart_series("p.", data["primary"], x, ids, excluded, set(unacked), cusum, digits)
     if data["secondary"] is not None:
-        out.update(_chart_series("s.", data["secondary"], x, ids, excluded, set(unacked), False))
+        out.update(_chart_series("s.", data["secondary"], x, ids, excluded, set(unacked),
+                                 False, digits))
     return out
 
 
@@ -220,7 +243,7 @@ def _spec_shapes(ch: dict) -> list[dict]:
     return shapes
 
 
-def _version_marks(data: dict, x: list[str]) -> tuple[list[dict], list[dict]]:
+def _version_marks(data: dict, x: list[int]) -> tuple[list[dict], list[dict]]:
     """Vertical marks where the limit version changes inside the selection, and a shaded,
     labelled trial span."""
     shapes, notes = [], []
@@ -248,7 +271,7 @@ def _version_marks(data: dict, x: list[str]) -> tuple[list[dict], list[dict]]:
     return shapes, notes
 
 
-def _annotation_marks(annotations, x_of: dict[int, str], y_of: dict[int, float],
+def _annotation_marks(annotations, x_of: dict[int, int], y_of: dict[int, float],
                       tz) -> tuple[list[dict], dict]:
     """Shaded spans for periods; a marker series (flags above their point) for points."""
     shapes, points = [], {"x": [], "y": [], "ids": [], "text": []}
@@ -287,7 +310,7 @@ def figure(data: dict, unacked: set[int] = frozenset(), annotations=(),
     if has_secondary:
         traces += _chart_traces("s.", s, "y2", gl, data["secondary"]["statistic"], decimals,
                                 False, colour)
-    x = local_times(data["timestamp"], tz)
+    x = local_ms(data["timestamp"], tz).tolist()
     shapes, notes = _version_marks(data, x)
     if not cusum:
         shapes += _spec_shapes(ch)

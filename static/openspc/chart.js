@@ -166,7 +166,7 @@
         for (var k = 0; k < t.x.length; k++) ids.push(t.x[k]);
       }
     });
-    ids = Array.from(new Set(ids)).sort();
+    ids = Array.from(new Set(ids)).sort(function (a, b) { return a < b ? -1 : a > b ? 1 : 0; });
     if (ids.length <= this.maxPoints) return;
     var cutoff = ids[ids.length - this.maxPoints];
     var xs = [], ys = [], cds = [], idx = [];
