@@ -45,15 +45,25 @@ COLUMN_FIELDS = tuple(f for f in ROW_FIELDS if f != "timestamp")
 
 
 class RowColumns:
-    """Kept rows as one numpy array per field (all of Row's but the timestamp): the form a long
-    stretch of a stage is read and judged in, without a Python object per sample."""
+    """Kept rows as one numpy array per field (Row's fields but the timestamp): the form a long
+    stretch of a stage is read and judged in, without a Python object per sample. Only the
+    fields read are held; any other of COLUMN_FIELDS reads as NaN throughout (nothing carried,
+    or a statistic the chart does not use)."""
 
     def __init__(self, arrays: dict):
         self.__dict__.update(arrays)
+        self.fields = tuple(arrays)
         self._m = len(arrays["id"])
 
     def __len__(self) -> int:
         return self._m
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in COLUMN_FIELDS:
+            raise AttributeError(name)
+        column = np.full(self._m, np.nan)
+        setattr(self, name, column)
+        return column
 
     @classmethod
     def of(cls, rows) -> "RowColumns":
@@ -63,18 +73,20 @@ class RowColumns:
 
     @classmethod
     def from_tuples(cls, rows: list[tuple], fields=COLUMN_FIELDS) -> "RowColumns":
-        """From tuples of `fields` (COLUMN_FIELDS or its first ones), as the database driver
-        returns them; the fields not read are NaN (nothing carried)."""
+        """From tuples of `fields` (starting with the id), as the database driver returns
+        them; None reads as NaN."""
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
         arrays = {f: np.array(c, dtype=float) for f, c in zip(fields, columns, strict=True)}
         arrays["id"] = np.array(columns[0], dtype=np.int64)
-        for f in COLUMN_FIELDS[len(fields):]:
-            arrays[f] = np.full(len(rows), np.nan)
         return cls(arrays)
 
     def __add__(self, other: "RowColumns") -> "RowColumns":
+        fields = dict.fromkeys((*self.fields, *other.fields))
         return RowColumns({f: np.concatenate([getattr(self, f), getattr(other, f)])
-                           for f in COLUMN_FIELDS})
+                           for f in fields})
+
+    def only(self, fields) -> "RowColumns":
+        return RowColumns({f: getattr(self, f) for f in dict.fromkeys(("id", *fields))})
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,7 @@ def judge(ch: Characteristic, stage: Stage, window: list[Row], rows, rules: set[
     version = stage.version
     rows = RowColumns.of(rows)
     state = judging.advance(ch, version, window[-1] if window else None, rows)
-    every = RowColumns.of(window) + rows
+    every = RowColumns.of(window).only(rows.fields) + rows
     if state:
         stored = judging.state_of(window)
         state_all = {k: np.concatenate([stored[k], state[k]]) for k in state}
@@ -167,7 +179,8 @@ def judge(ch: Characteristic, stage: Stage, window: list[Row], rows, rules: set[
     number = version.version if version is not None else None
     a = len(window)
     at = range(a, len(ids)) if drawn_for is None else \
-        [i for i in range(a, len(ids)) if ids[i] in drawn_for] if len(drawn_for) else []
+        (np.flatnonzero(np.isin(every.id[a:], list(drawn_for))) + a).tolist() \
+        if len(drawn_for) else []
     drawn = {}
     for i in at:
         values = (float(c[i]) for c in (v.value, v.center, v.ucl, v.lcl, v.z))

@@ -11,10 +11,14 @@ the chart (which draws what was judged).
   one by one.
 - **EWMA and CUSUM** carry their statistic from the kept point before (`ewma`, `cusum_*`), and
   their position in the stage (`stage_index`) for the EWMA's exact time-varying limits.
+- `stage_index` counts the stage's kept points up to `index_cap`, where nothing judged depends
+  on it any more (past the trial's first subgroups, and where the EWMA's limit factor is
+  exactly 1): a point added or removed early in a long stage then changes the state of the
+  points after it only until the statistic settles (spc.rejudge writes no further).
 
 Everything here works on columns (numpy arrays) of kept rows in time order, so re-judging a
-long stretch is vectorized, except the EWMA and CUSUM recursions, which step through the points
-with the engine's own step functions — the same arithmetic for one point and for a million.
+long stretch is vectorized; the EWMA and CUSUM recursions use spc.engine.series, which gives
+the arithmetic of the engine's step functions for one point and for a million alike.
 """
 
 import math
@@ -122,50 +126,109 @@ def _trial_center_sigma(ch, state) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------
 
 
+def read_fields(ch) -> tuple[str, ...]:
+    """The sample columns judging a point of this chart reads (spc.evaluation.COLUMN_FIELDS)."""
+    if ch.is_attribute:
+        return ("id", "n", "count")
+    spread = {ChartType.XBAR_R: ("range",), ChartType.XBAR_S: ("sd",)}.get(ch.chart_type, ())
+    return ("id", "n", "mean", *spread)
+
+
+_UNCOUNTED = 2**62  # a position no stage reaches: the count never stops
+
+
+def index_cap(ch, version) -> int:
+    """Where `stage_index` stops counting: the first position from which no verdict depends on
+    it — past the trial's first subgroups (`trial_min_subgroups`, and 2 for a fit) and, on an
+    EWMA chart, once the factor 1 − (1 − λ)²ⁱ of its time-varying limits is exactly 1 in
+    floating point ((1 − λ)²ⁱ ≤ 2⁻⁶⁰, far below the rounding of 1). The count stops there so
+    that a point added or removed early in a long stage changes the carried state of the points
+    after it only until the statistic itself settles, not all the way to the stage's end."""
+    cap = max(2, int(ch.trial_min_subgroups or 0))
+    if ch.chart_type == ChartType.EWMA:
+        lam = float(ch.ewma_lambda)
+        if lam == 1.0:
+            return cap
+        if not 0.0 < lam < 1.0:
+            return _UNCOUNTED
+        cap = max(cap, math.ceil(30.0 * math.log(2.0) / -math.log1p(-lam)) + 1)
+    return cap
+
+
+def _carried(before, name: str, default: float) -> float:
+    """A carried number of the kept row before, or `default` where there is none."""
+    value = getattr(before, name) if before is not None else None
+    return default if value is None or value != value else float(value)
+
+
 def advance(ch, version: ControlLimits | None, before, rows) -> dict[str, np.ndarray]:
     """The state columns of `rows` (kept rows of one stage in time order) continuing from
     `before`, the kept row just before them in the stage (None at the stage's start). Empty for
     an established Shewhart chart, which carries nothing."""
-    if not carries_state(ch, version) or not rows:
+    if not carries_state(ch, version) or not len(rows):
         return {}
     m = len(rows)
-    start = int(before.stage_index) if before is not None else 0
-    state = {"stage_index": start + np.arange(1, m + 1, dtype=float)}
+    start = int(_carried(before, "stage_index", 0.0))
+    index = np.minimum(start + np.arange(1, m + 1, dtype=float), float(index_cap(ch, version)))
+    state = {"stage_index": index}
     if version is None:
         for name, inc in zip(("fit_center_sum", "fit_center_weight", "fit_sigma_sum",
                               "fit_sigma_weight"), _fit_increments(ch, rows, before), strict=True):
-            state[name] = _cumulative(getattr(before, name) if before is not None else 0.0, inc)
+            state[name] = _cumulative(_carried(before, name, 0.0), inc)
     if ch.chart_type not in SERIES:
         return state
     center, sigma = centers_and_sigmas(ch, version, state)
     x = _column(rows, "mean")
-    sx = sigma / math.sqrt(max(ch.subgroup_size, 1))
     if ch.chart_type == ChartType.EWMA:
-        lam = float(ch.ewma_lambda)
-        e = np.empty(m)
-        prev = before.ewma if before is not None and before.ewma is not None else None
-        for j, (v, c) in enumerate(zip(x.tolist(), center.tolist(), strict=True)):
-            if prev is None or not math.isfinite(prev):
-                prev = c  # E₀ = the center in force at the stage's first point
-            prev = engine.ewma_step(prev, v, lam) if math.isfinite(prev) else math.nan
-            e[j] = prev
-        state["ewma"] = e
+        state["ewma"] = _ewma(float(ch.ewma_lambda), _carried(before, "ewma", math.nan), x,
+                              center)
         return state
-    k = float(ch.cusum_k)
-    up, lo = np.empty(m), np.empty(m)
-    up_run, lo_run = np.empty(m), np.empty(m)
-    cp = before.cusum_upper if before is not None and before.cusum_upper is not None else 0.0
-    cm = before.cusum_lower if before is not None and before.cusum_lower is not None else 0.0
-    rp = before.cusum_upper_run if before is not None and before.cusum_upper_run else 0
-    rm = before.cusum_lower_run if before is not None and before.cusum_lower_run else 0
-    for j, (v, t, s) in enumerate(zip(x.tolist(), center.tolist(), sx.tolist(), strict=True)):
-        if math.isfinite(t) and math.isfinite(s):
-            cp, cm = engine.cusum_step(cp, cm, v, t, k * s)
-            rp = rp + 1 if cp > 0.0 else 0
-            rm = rm + 1 if cm > 0.0 else 0
-        up[j], lo[j], up_run[j], lo_run[j] = cp, cm, rp, rm
-    state.update(cusum_upper=up, cusum_lower=lo, cusum_upper_run=up_run, cusum_lower_run=lo_run)
+    sx = sigma / math.sqrt(max(ch.subgroup_size, 1))
+    state.update(zip(("cusum_upper", "cusum_lower", "cusum_upper_run", "cusum_lower_run"),
+                     _cusum(ch, before, x, center, sx), strict=True))
     return state
+
+
+def _ewma(lam: float, previous: float, x: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """The EWMA of each point from the one before; E₀ = the center in force at the stage's first
+    point that has one (NaN before it)."""
+    e = np.full(x.size, np.nan)
+    first = 0
+    if not math.isfinite(previous):
+        known = np.flatnonzero(np.isfinite(center))
+        if not known.size:
+            return e
+        first, previous = int(known[0]), float(center[known[0]])
+    e[first:] = engine.ewma_series(previous, x[first:], lam)
+    if not np.isfinite(e[first:]).all():  # overflowed: restart as one step at a time would
+        return _ewma_stepwise(lam, previous, x, center, first)
+    return e
+
+
+def _ewma_stepwise(lam, previous, x, center, first) -> np.ndarray:
+    e = np.full(x.size, np.nan)
+    prev = previous
+    for j in range(first, x.size):
+        if not math.isfinite(prev):
+            prev = float(center[j])
+        prev = engine.ewma_step(prev, float(x[j]), lam) if math.isfinite(prev) else math.nan
+        e[j] = prev
+    return e
+
+
+def _cusum(ch, before, x, center, sx) -> tuple[np.ndarray, ...]:
+    """C⁺, C⁻ and their run lengths at each point, carried unchanged over points without a
+    target or σ (early in the trial stage)."""
+    carried = (_carried(before, "cusum_upper", 0.0), _carried(before, "cusum_lower", 0.0),
+               _carried(before, "cusum_upper_run", 0.0), _carried(before, "cusum_lower_run", 0.0))
+    ok = np.isfinite(center) & np.isfinite(sx)
+    found = engine.cusum_series(carried[0], carried[1], int(carried[2]), int(carried[3]),
+                                x[ok], center[ok], float(ch.cusum_k) * sx[ok])
+    if ok.all():
+        return tuple(np.asarray(f, dtype=float) for f in found)
+    latest = np.maximum.accumulate(np.where(ok, np.cumsum(ok) - 1, -1))  # into x[ok]
+    return tuple(np.where(latest >= 0, np.asarray(f, dtype=float)[np.maximum(latest, 0)], c)
+                 if f.size else np.full(x.size, c) for f, c in zip(found, carried, strict=True))
 
 
 def state_of(rows) -> dict[str, np.ndarray]:

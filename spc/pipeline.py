@@ -181,7 +181,7 @@ def _evaluate_new(ch: Characteristic, samples: list[Sample], newest, window=None
         # predecessor without the state its chart carries: re-judge from there on.
         if first is None or any(r.id not in new_ids and r.timestamp > earliest for r in rows) \
                 or evaluation.state_missing(ch, stage, before):
-            found, span, seen = rejudge.rejudge(ch, earliest, rules, new_ids)
+            found, span, seen = rejudge.rejudge(ch, earliest, rules, new_ids, new_ids)
         else:
             found, state, seen = evaluation.judge(ch, stage, before, rows[first:], rules)
             sample_rows.write_state([r.id for r in rows[first:]], state)

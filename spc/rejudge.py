@@ -9,9 +9,10 @@ re-judges only the stage that changed, from where it changed (`reevaluate`).
 import threading
 from contextlib import contextmanager, nullcontext
 
+import numpy as np
 from django.db import connection, transaction
 
-from spc import evaluation, events, sample_rows, violations
+from spc import evaluation, events, judging, sample_rows, violations
 from spc.evaluation import stages
 from spc.models import Characteristic
 from spc.rule_settings import enabled_rules
@@ -40,12 +41,18 @@ def one_sqlite_writer():
     return _sqlite_write
 
 
-def rejudge(ch: Characteristic, since, rules=None, drawn_for=()):
+def rejudge(ch: Characteristic, since, rules=None, drawn_for=(), changed=None):
     """Judge again the stage in force at `since` (None: the trial stage's start) from `since`
     to the stage's end — set-based: its kept samples from there are read once, judged with the
     engine's array form, and their carried state written in bulk. Later stages start afresh
     and are not affected. Returns (detections, (since, stage end), {id: how it is drawn} of the
-    ids `drawn_for`)."""
+    ids `drawn_for`).
+
+    `changed` names the samples whose values or predecessor changed when nothing else did —
+    new, restored or corrected ones, the one after an excluded sample. The carried state is
+    then written only up to the first point after them that carries already what it would
+    carry now (`settled`). None — new limits, a changed setting, or not known — writes it for
+    every point judged."""
     rules = enabled_rules(ch) if rules is None else rules
     all_stages = stages(ch) if since is None else stages(ch, since=since)
     stage = all_stages[0]
@@ -53,18 +60,53 @@ def rejudge(ch: Characteristic, since, rules=None, drawn_for=()):
         since = stage.start
     window = [] if since is None else sample_rows.window(ch, stage.start, since, WINDOW)
     if evaluation.state_missing(ch, stage, window):
-        window, since = [], stage.start
-    rest = sample_rows.stage_rows_from(ch, since, stage.end)
+        window, since, changed = [], stage.start, None
+    rest = sample_rows.stage_rows_from(ch, since, stage.end, judging.read_fields(ch))
     detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules, drawn_for)
-    sample_rows.write_state(rest.id.tolist(), state)
+    # The trial fit's running sums never settle: every later sum includes what changed.
+    upto = settled(rest.id, state, changed) if stage.version is not None else len(rest)
+    sample_rows.write_state(rest.id[:upto], {k: v[:upto] for k, v in state.items()})
     return detections, (since, stage.end), drawn
 
 
-def reevaluate(ch: Characteristic, since, reason: str) -> None:
+PROBE_FIRST, PROBE_MOST = 512, 65_536
+
+
+def settled(ids, state: dict, changed) -> int:
+    """How many of the points `ids` (judged in order from the first, with the new `state`) may
+    carry other state than they store. A point after the last changed one and its successor
+    (whose moving range and predecessor changed with it) that stores exactly the new state
+    settles it: every point after it has the same inputs and the same predecessor's state as
+    when its state was stored, so it carries the same again. Looked for in growing blocks over
+    at most PROBE_MOST points; all points when none settles there (or `changed` is None)."""
+    m = len(ids)
+    if not state or changed is None:
+        return m
+    hit = np.flatnonzero(np.isin(ids, list(changed)))
+    a = int(hit[-1]) + 1 if hit.size else 0
+    size, end = PROBE_FIRST, min(m, a + PROBE_MOST)
+    while a < end:
+        b = min(end, a + size)
+        stored = sample_rows.stored_state(ids[a:b], list(state))
+        same = np.ones(b - a, dtype=bool)
+        for name, new in state.items():
+            same &= _identical(new[a:b], stored[name])
+        if same.any():
+            return a + int(np.argmax(same))
+        a, size = b, size * 2
+    return m
+
+
+def _identical(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bit for bit equal, or both NaN (nothing carried: NULL or NaN as stored)."""
+    return (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))
+
+
+def reevaluate(ch: Characteristic, since, reason: str, changed=None) -> None:
     """Re-judge after an exclusion, restore, correction, configuration change or new limits
-    (from `since`; None: the trial stage's start), and tell after commit what changed. The
-    caller holds the writer's lock."""
-    detections, span, _ = rejudge(ch, since)
+    (from `since`; None: the trial stage's start; `changed` as for `rejudge`), and tell after
+    commit what changed. The caller holds the writer's lock."""
+    detections, span, _ = rejudge(ch, since, changed=changed)
     publish_rejudged(ch, span, violations.store(ch, detections, span, live_for=()),
                      reason)
 

@@ -39,7 +39,8 @@ def set_excluded(sample: Sample, excluded: bool, reason: str, user) -> Sample:
             sample=sample, kind=SampleEdit.Kind.EXCLUDE if excluded else SampleEdit.Kind.RESTORE,
             reason=reason, before=before, after=_snapshot(sample), edited_by=user,
         )
-        rejudge.reevaluate(ch, sample.timestamp, "exclusion" if excluded else "restore")
+        rejudge.reevaluate(ch, sample.timestamp, "exclusion" if excluded else "restore",
+                           changed=_next_kept(sample) if excluded else (sample.pk,))
         _publish(ch, sample, edit)
     return sample
 
@@ -61,9 +62,17 @@ def correct(sample: Sample, request: SampleRequest, reason: str, user) -> Sample
         )
         edit = SampleEdit.objects.create(sample=sample, kind=SampleEdit.Kind.EDIT, reason=reason,
                                          before=before, after=_snapshot(sample), edited_by=user)
-        rejudge.reevaluate(ch, sample.timestamp, "correction")
+        rejudge.reevaluate(ch, sample.timestamp, "correction", changed=(sample.pk,))
         _publish(ch, sample, edit)
     return sample
+
+
+def _next_kept(sample: Sample) -> tuple[int, ...]:
+    """The kept sample right after an excluded one (its predecessor changed), if any."""
+    after = Sample.objects.filter(characteristic_id=sample.characteristic_id, excluded=False,
+                                  timestamp__gte=sample.timestamp) \
+        .exclude(timestamp=sample.timestamp, id__lte=sample.pk).order_by("timestamp", "id")
+    return tuple(after.values_list("id", flat=True)[:1])
 
 
 def _publish(ch, sample: Sample, edit: SampleEdit) -> None:

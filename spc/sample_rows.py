@@ -12,6 +12,7 @@ lock, insert and rule window go in one round trip (`write_one`).
 
 from datetime import UTC, datetime
 
+import numpy as np
 from django.db import connection
 from django.utils import timezone
 
@@ -194,28 +195,76 @@ def _moment(value) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def stage_rows_from(ch, since: datetime | None, end: datetime | None) -> RowColumns:
+def stage_rows_from(ch, since: datetime | None, end: datetime | None,
+                    fields=COLUMN_FIELDS[:6]) -> RowColumns:
     """The kept samples from `since` (inclusive; None: the first) to `end` (exclusive; None:
-    the last), in time order, read in one statement straight into columns — only what judging
-    them reads: not their timestamps (parsing them was most of the cost of a long read), nor
-    their carried state, which judging computes afresh from the point before them."""
-    fields = COLUMN_FIELDS[:6]  # id, n, mean, range, sd, count
+    the last), in time order, read in one statement straight into columns — only `fields` (the
+    id first, then what judging them reads: spc.judging.read_fields), not their timestamps
+    (parsing them was most of the cost of a long read) nor their carried state, which judging
+    computes afresh from the point before them. Both databases read the covering index alone."""
     sql, params = _kept_between(", ".join(fields), ch, since, end)
+    return RowColumns(_fetch_columns(sql + " ORDER BY timestamp, id", params, fields))
+
+
+_FETCH = 100_000
+
+
+def _fetch_columns(sql: str, params, fields) -> dict[str, np.ndarray]:
+    """The rows of `sql` as one array per field (NULL as NaN), turned into numpy a block of
+    rows at a time. PostgreSQL sends them in its binary format (measured at 1,000,000 rows:
+    0.65 s against 0.95 s as text; COPY … (FORMAT BINARY) took 2–4 s, as psycopg hands over
+    each row as a message of its own)."""
+    blocks = []
+    if connection.vendor == "postgresql":
+        from psycopg import Cursor  # binds on the server, as binary results need
+
+        connection.ensure_connection()
+        cursor = Cursor(connection.connection)
+        cursor.execute(sql, params, binary=True)
+    else:
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+    with cursor:
+        while rows := cursor.fetchmany(_FETCH):
+            blocks.append(np.array(rows, dtype=float))
+    table = np.concatenate(blocks) if blocks else np.empty((0, len(fields)))
+    columns = {f: table[:, i] for i, f in enumerate(fields)}
+    columns["id"] = columns["id"].astype(np.int64)
+    return columns
+
+
+def stored_state(ids, fields) -> dict[str, np.ndarray]:
+    """The carried state `fields` stored on the samples `ids`, one array per field in the order
+    of `ids` (NaN where nothing is stored)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    found: dict[int, tuple] = {}
+    columns = ", ".join(("id", *fields))
     with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY timestamp, id", params)
-        return RowColumns.from_tuples(cursor.fetchall(), fields)
+        for a in range(0, ids.size, _IDS_PER_STATEMENT):
+            chunk = ids[a:a + _IDS_PER_STATEMENT].tolist()
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT {columns} FROM spc_sample WHERE id IN ({marks})", chunk)
+            found.update((r[0], r[1:]) for r in cursor.fetchall())
+    missing = (None,) * len(fields)
+    table = np.array([found.get(pk, missing) for pk in ids.tolist()], dtype=float)
+    table = table.reshape(ids.size, len(fields))
+    return {f: table[:, i] for i, f in enumerate(fields)}
+
+
+_IDS_PER_STATEMENT = 900  # within SQLite's oldest limit of 999 parameters
 
 
 _STATE_CHUNK = 50_000
 
 
-def write_state(ids: list[int], state: dict) -> None:
-    """Store the carried state (spc.judging.STATE_FIELDS columns) of the samples `ids`, in bulk:
-    on PostgreSQL one UPDATE … FROM unnest(arrays) per 50,000 samples (two parameters per
-    column, whatever the number of samples), on SQLite one executemany (measured: a temporary
-    table and one UPDATE … FROM is no faster)."""
+def write_state(ids, state: dict) -> None:
+    """Store the carried state (spc.judging.STATE_FIELDS columns) of the samples `ids` (a list
+    or an array), in bulk: on PostgreSQL one UPDATE … FROM unnest(arrays) per 50,000 samples
+    (two parameters per column, whatever the number of samples), on SQLite one executemany
+    (measured: a temporary table and one UPDATE … FROM is no faster)."""
     if not state or not len(ids):
         return
+    ids = np.asarray(ids, dtype=np.int64).tolist()
     names = list(state)
     columns = [_stored(name, state[name]) for name in names]
     if connection.vendor == "postgresql":

@@ -78,6 +78,7 @@ from .rules import (
     evaluate_rules_arrays,
     firing_points,
 )
+from .series import clamped_sums, cusum_series, ewma_series, run_lengths
 
 __all__ = [
     # constants
@@ -133,6 +134,11 @@ __all__ = [
     "xbar_s_limits",
     "z_score",
     "z_scores",
+    # EWMA and CUSUM over a whole series
+    "clamped_sums",
+    "cusum_series",
+    "ewma_series",
+    "run_lengths",
     # rules
     "ALL",
     "RULES",
