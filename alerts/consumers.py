@@ -19,7 +19,7 @@ import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from alerts.live import access, delivery, log
+from alerts.live import access, delivery, log, watching
 from alerts.live.groups import char_group, plant_group
 
 BAD_MESSAGE, NO_ACCESS = 4400, 4403
@@ -51,6 +51,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         elif content.get("ping"):
             if self.groups and time.monotonic() - self.joined_at > REJOIN_S:
                 await self._join(self.groups)
+            await watching.watch(self.groups[1:])
             await self.send_json({"kind": "pong"})
 
     async def subscribe(self, wanted, since):
@@ -65,6 +66,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(NO_ACCESS)
             return
         self.plant_id, characteristics = found
+        await watching.watch(map(char_group, characteristics))  # drawn for this page from now
         await self._join([plant_group(self.plant_id), *map(char_group, characteristics)])
         await self._catch_up(since if since is not None else self.floor)
 

@@ -7,8 +7,8 @@ string (plants.kiosk: read-only, that link's plant only, revocable).
 
 Re-checking for each message reads the user's roles again (one query), so a user whose role was
 revoked — in any web process — stops receiving at the next message. With many pages open, the
-answer is shared by every socket of one viewer for at most RECHECK_S, and sockets asking at the
-same moment wait for one read.
+answer is shared by every socket of one viewer for at most RECHECK_S, and the reads of the
+sockets that ask at the same moment are made in one go.
 """
 
 import asyncio
@@ -25,9 +25,11 @@ from plants.roles import Action
 from spc.models import Characteristic
 
 RECHECK_S = 1.0
+BATCH_S = 0.002
 MAX_SUBSCRIBED = 200  # characteristics one page may follow
 
 _recent: dict[tuple, tuple[float, asyncio.Future]] = {}
+_waiting: dict[asyncio.AbstractEventLoop, list] = {}  # reads asked for, not yet made
 
 
 def kiosk_key(scope) -> str:
@@ -78,15 +80,38 @@ def subscription(scope, code, characteristic_ids) -> tuple[int, list[int]] | Non
 
 
 async def may_view_now(scope, plant_id: int) -> bool:
-    """may_view, as read at most RECHECK_S ago for this viewer and plant."""
+    """may_view, as read at most RECHECK_S ago for this viewer and plant. The reads asked for
+    within BATCH_S of each other (a message reaching many pages at once) are made together, in
+    one hop to the database thread."""
     key, now = (*viewer_key(scope), plant_id), time.monotonic()
     hit = _recent.get(key)
     if hit is None or now - hit[0] > RECHECK_S or _unusable(hit[1]):
         if len(_recent) > 10_000:
             _forget_older_than(now - RECHECK_S)
-        hit = (now, asyncio.ensure_future(database_sync_to_async(may_view)(scope, plant_id)))
+        loop = asyncio.get_running_loop()
+        hit = (now, loop.create_future())
         _recent[key] = hit
+        waiting = _waiting.setdefault(loop, [])
+        if not waiting:
+            loop.call_later(BATCH_S, lambda: asyncio.ensure_future(_read_waiting(loop)))
+        waiting.append((scope, plant_id, hit[1]))
     return await asyncio.shield(hit[1])
+
+
+async def _read_waiting(loop) -> None:
+    asked = _waiting.pop(loop, [])
+    try:
+        answers = await database_sync_to_async(_read_all)([(s, p) for s, p, _ in asked])
+    except Exception as exc:  # each waiting socket sees the failure (and closes)
+        for *_, answer in asked:
+            answer.set_exception(exc)
+        return
+    for (*_, answer), allowed in zip(asked, answers, strict=True):
+        answer.set_result(allowed)
+
+
+def _read_all(asked) -> list[bool]:
+    return [may_view(scope, plant_id) for scope, plant_id in asked]
 
 
 def _unusable(answer: asyncio.Future) -> bool:

@@ -7,11 +7,12 @@ up, so it always holds a contiguous tail of ids: a bookmark older than its first
 missed pruned messages, and the page is told to start afresh (`resync`) instead.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -53,9 +54,40 @@ def newest_id() -> int:
 
 
 def store(plant_id: int, group: str, kind: str, payload: dict) -> LiveEvent:
-    row = LiveEvent.objects.create(plant_id=plant_id, group=group, kind=kind, payload=payload)
+    """Write one message, without waiting for it to reach the disk: the log is there for pages
+    that reconnect, and a power cut that loses its last rows makes them start afresh (their
+    bookmark is then ahead of the log). The wait was most of a message's cost: SQLite's
+    synchronous=FULL syncs every commit (0.8–2.8 ms here, 0.1–0.2 ms without)."""
+    row = LiveEvent(plant_id=plant_id, group=group, kind=kind, payload=payload)
+    with _unsynced():
+        row.save(force_insert=True)
     cache.set(_LAST, row.pk, None)
     return row
+
+
+@contextmanager
+def _unsynced():
+    """A commit that does not wait for the disk: PostgreSQL's synchronous_commit off for this
+    transaction; SQLite in WAL mode at synchronous=NORMAL for this statement (outside any
+    transaction: SQLite changes it only there)."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            yield
+        return
+    if connection.in_atomic_block:  # the outer transaction's commit decides
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        before = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={int(before)}")
 
 
 def message(event: LiveEvent) -> dict:

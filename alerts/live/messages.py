@@ -39,13 +39,17 @@ def plain_chart_data(ch: Characteristic, **selection) -> dict:
     return orjson.loads(dumps(chart_data(ch, **selection)))
 
 
-def recorded(event: events.SamplesRecorded) -> list[tuple[str, dict]]:
-    """For new samples: `points` for the characteristic's pages (or `refresh` when there are
-    too many), and `violation` for the plant's pages when any were raised. [(kind, message)]"""
-    ch = Characteristic.objects.select_related("plant").get(pk=event.characteristic_id)
+def recorded(event: events.SamplesRecorded, draw: bool = True) -> list[tuple[str, dict]]:
+    """For new samples: `points` for the characteristic's pages (`refresh` when there are too
+    many, or when `draw` is false: no page watches them), and `violation` for the plant's pages
+    when any were raised. [(kind, message)]"""
     raised = list(Violation.objects.filter(pk__in=event.violation_ids).order_by("id")
-                  .values(*_VIOLATION_FIELDS))
-    out = [("points", _points(ch, event, raised))]
+                  .values(*_VIOLATION_FIELDS)) if event.violation_ids else []
+    ch = Characteristic.objects.select_related("plant").get(pk=event.characteristic_id) \
+        if draw or raised else None
+    first = _points(ch, event, raised) if draw \
+        else refresh(event.plant_id, event.characteristic_id, "samples")
+    out = [(first["kind"], first)]
     if raised:
         out.append(("violation", _violation(ch, raised)))
     return out

@@ -13,25 +13,31 @@ import orjson
 from django.db import transaction
 
 from alerts import events as alert_events
-from alerts.live import delivery, log, messages
+from alerts.live import delivery, log, messages, watching
 from alerts.live.groups import char_group, plant_group
 from spc import events
 
 logger = logging.getLogger(__name__)
 
 
-def publish(plant_id: int, group: str, message: dict) -> int:
-    """Store `message` (kind, plant, …; no id) and send it to `group`; its id."""
+def publish(plant_id: int, group: str, message: dict, if_watched: bool = False) -> int:
+    """Store `message` (kind, plant, …; no id) and send it to `group` — with `if_watched`, only
+    if a page watches the group by now (alerts.live.watching); its id."""
     with delivery.in_order(plant_id):
         row = log.store(plant_id, group, message["kind"], message)
-        text = orjson.dumps(log.message(row)).decode()
-        try:
-            delivery.group_send(group, {"type": "live.event", "id": row.pk, "plant": plant_id,
-                                        "text": text})
-        except Exception:
-            logger.exception("Live message %s (%s) was stored but not sent", row.pk, row.kind)
+        if not if_watched or watching.watched(group):
+            _send(plant_id, group, row)
     log.maybe_prune(row.pk)
     return row.pk
+
+
+def _send(plant_id: int, group: str, row) -> None:
+    text = orjson.dumps(log.message(row)).decode()
+    try:
+        delivery.group_send(group, {"type": "live.event", "id": row.pk, "plant": plant_id,
+                                    "text": text})
+    except Exception:
+        logger.exception("Live message %s (%s) was stored but not sent", row.pk, row.kind)
 
 
 def send_html(plant, html: str, characteristic=None) -> None:
@@ -46,10 +52,13 @@ def send_html(plant, html: str, characteristic=None) -> None:
 
 
 def on_samples_recorded(sender, event: events.SamplesRecorded, **kwargs):
-    for kind, message in messages.recorded(event):
-        group = plant_group(event.plant_id) if kind == "violation" \
-            else char_group(event.characteristic_id)
-        publish(event.plant_id, group, message)
+    draw = watching.watched(char_group(event.characteristic_id))
+    for kind, message in messages.recorded(event, draw):
+        if kind == "violation":
+            publish(event.plant_id, plant_group(event.plant_id), message)
+        else:
+            publish(event.plant_id, char_group(event.characteristic_id), message,
+                    if_watched=not draw)
 
 
 def on_refresh(sender, event, **kwargs):

@@ -5,13 +5,15 @@ import logging
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone
 
 from alerts.acknowledgment import acknowledge
-from alerts.live import delivery, last_event_id, log, messages, send_html
+from alerts.live import char_group, delivery, last_event_id, log, messages, send_html, watching
 from alerts.models import LiveEvent
 from plants.models import Level
 from plants.tests.factories import NodeFactory
@@ -40,14 +42,24 @@ CHART_TYPES = {  # chart type: (subgroup size, a sample's request)
 VALUES = [10.2, 9.7, 10.9, 8.8, 10.1, 11.4, 9.9, 10.4, 9.5, 12.6, 10.0, 7.2]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """No page watches, no bookmark: ids are reused after a test's rollback on SQLite."""
+    cache.clear()
+
+
 def stored(kind=None) -> list[dict]:
     rows = LiveEvent.objects.order_by("id")
     return [log.message(r) for r in (rows.filter(kind=kind) if kind else rows)]
 
 
-def characteristic(chart_type=ChartType.IMR, plant=None, **kw):
+def characteristic(chart_type=ChartType.IMR, plant=None, watched=True, **kw):
+    """A characteristic, watched by a page unless told otherwise."""
     node = NodeFactory(plant=plant, level=Level.LINE) if plant else NodeFactory(level=Level.LINE)
-    return CharacteristicFactory(node=node, chart_type=chart_type, **kw)
+    ch = CharacteristicFactory(node=node, chart_type=chart_type, **kw)
+    if watched:
+        async_to_sync(watching.watch)([char_group(ch.pk)])
+    return ch
 
 
 def timed(make, i, value):
@@ -113,6 +125,26 @@ def test_a_batch_is_one_message_and_its_violations_one_toast(django_capture_on_c
         "violation_ids": [v["id"] for v in points["violations"]], "severity": "CRITICAL"}
     assert LiveEvent.objects.get(pk=points["id"]).group == f"live.char.{ch.pk}"
     assert LiveEvent.objects.get(pk=toast["id"]).group == f"live.plant.{ch.plant_id}"
+
+
+def test_new_samples_nobody_watches_are_a_refresh_stored_for_pages_that_catch_up(
+        django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr(delivery, "group_send", lambda group, message: sent.append(group))
+    ch = characteristic(watched=False)
+    limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        record_sample(ch, SampleRequest(values=[30.0]))
+    refresh, toast = stored()
+    assert refresh == {"id": refresh["id"], "kind": "refresh", "plant": ch.plant_id,
+                       "characteristic": ch.pk, "reason": "samples"}
+    assert toast["kind"] == "violation"
+    assert sent == [f"live.plant.{ch.plant_id}"]  # the toast goes to every page of the plant
+
+    async_to_sync(watching.watch)([char_group(ch.pk)])  # a page opens the chart
+    with django_capture_on_commit_callbacks(execute=True):
+        record_sample(ch, SampleRequest(values=[10.0]))
+    assert len(stored("points")) == 1 and f"live.char.{ch.pk}" in sent
 
 
 def test_too_many_new_points_are_a_refresh_instead(django_capture_on_commit_callbacks,
