@@ -10,14 +10,21 @@
 Messages are JSON objects, built once per change (never per page), each with the id of its row
 in the log so that a page that reconnects asks for what it missed (`since`):
 
-    points        {id, kind, plant, characteristic, data, violations}   → the characteristic
-    refresh       {id, kind, plant, characteristic, reason}             → the characteristic
-    acknowledged  {id, kind, plant, characteristics, sample_ids, violation_ids} → the plant
+    points        {id, kind, plant, characteristic, data, series, violations}  → the characteristic
+                  data: the chart-data endpoint's JSON for the new samples (they may come with
+                  samples already drawn at the same time: merge by sample_id); series: what
+                  each trace of spc.charts gains; violations: [{id, rule, chart, sample_id,
+                  severity, requires_ack}] raised by them
+    refresh       {id, kind, plant, characteristic, reason}               → the characteristic
+                  reason: rejudged | edited | limits | configuration | samples (new samples
+                  sent without their points: too many at once, or no page watched them)
+    acknowledged  {id, kind, plant, characteristics, sample_ids, violation_ids}    → the plant
     violation     {id, kind, plant, characteristic, characteristic_name, url, message,
-                   violation_ids, severity}                                 → the plant
-    html          {id, kind, plant, html}    htmx out-of-band fragments → the plant or one
-                                             characteristic (send_html)
-    resync        {kind, last}               the log no longer holds what the page missed
+                   violation_ids, severity}                                        → the plant
+    html          {id, kind, plant, html}    htmx out-of-band fragments (send_html) → the plant
+                                             or one characteristic
+    resync        {kind, last}               the log no longer holds what the page missed: it
+                                             re-reads everything; `last` is its new bookmark
 
 A page joins with templates/includes/live.html (base.html does so for every plant page).
 """
