@@ -21,7 +21,10 @@ Then, in-process through `spc.pipeline.record_samples` (the function every sourc
   p95 and the ratio deep / small (target ≤ 1.5);
 * a back-dated sample just after the first sample of each deep history: points re-judged per
   second (the later points of its stage; target ≥ 200,000/s);
-* excluding the first sample of each deep history (spc.sample_edits.set_excluded; < 5 s).
+* excluding the first sample of each deep history (spc.sample_edits.set_excluded; < 5 s);
+
+both with the time each phase of the re-judge took (`phases`). `--kinds ewma,cusum` measures
+only those chart types.
 
 Speed is never asserted; verdicts are printed.
 """
@@ -34,6 +37,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -210,7 +214,7 @@ def fill(ch) -> tuple[float, int, int]:
         len(stored.live)
 
 
-def build(depth: int, small: int) -> dict:
+def build(depth: int, small: int, kinds=KINDS) -> dict:
     from plants.models import Level, Node, Plant
 
     plant = Plant.objects.create(name="Depth bench", code="DEPTH")
@@ -219,7 +223,7 @@ def build(depth: int, small: int) -> dict:
     next_ids = [1, 1]
     chars, figures = {}, []
     rng = np.random.default_rng(20261202)
-    for kind in KINDS:
+    for kind in kinds:
         for size in (small, depth):
             ch = make_characteristic(node, kind, size)
             t0 = now - timedelta(hours=1) - size * INTERVAL + OFFSET
@@ -246,6 +250,10 @@ def _analyze() -> None:
             cur.execute("ANALYZE")
 
 
+def _built(chars, depth: int) -> list[str]:
+    return [kind for kind in KINDS if (kind, depth) in chars]
+
+
 # --- measuring ---------------------------------------------------------------------------------
 
 def request(kind: str, rng, timestamp=None):
@@ -265,7 +273,7 @@ def one_sample(chars, small: int, depth: int, count: int) -> list[dict]:
 
     rng = np.random.default_rng(7)
     out = []
-    for kind in KINDS:
+    for kind in _built(chars, depth):
         pair = {size: chars[(kind, size)][0] for size in (small, depth)}
         times = {small: [], depth: []}
         for i in range(count + 20):  # 20 warm-up samples each
@@ -285,42 +293,68 @@ def one_sample(chars, small: int, depth: int, count: int) -> list[dict]:
     return out
 
 
-def back_dated(chars, depth: int) -> list[dict]:
-    """A sample dated just after the first one of each deep history, through record_samples.
-    Where record_samples fails on it (see docs/performance.md: StopIteration in
-    spc.pipeline._evaluate_new for a sample older than the rule window), the same work its
-    out-of-order branch does is timed instead: the sample stored under the writer's lock, then
-    spc.rejudge.reevaluate from its time (re-judge, state, violations)."""
-    from django.utils import timezone
+PHASES = (("read", "spc.sample_rows", "stage_rows_from"), ("judge", "spc.evaluation", "judge"),
+          ("settle", "spc.rejudge", "settled"), ("state", "spc.sample_rows", "write_state"),
+          ("violations", "spc.violations", "store"))
 
-    from spc import rejudge, sample_rows
+
+@contextmanager
+def phases(into: dict):
+    """Seconds spent in each phase of a re-judge (PHASES: the stage's rows read as columns,
+    judged, the stored state compared until it settles, the changed state written, the
+    violations stored), added up in `into`; whatever else the call took is `other` (the lock,
+    the rule window, the edit's own rows, COMMIT and the events after it)."""
+    import importlib
+
+    saved = []
+    for phase, module_name, name in PHASES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def timed(*args, _original=original, _phase=phase, **kwargs):
+            t = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                into[_phase] = into.get(_phase, 0.0) + time.perf_counter() - t
+
+        saved.append((module, name, original))
+        setattr(module, name, timed)
+    try:
+        yield into
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def _timed_phases(call) -> tuple[float, dict]:
+    spent: dict = {}
+    t = time.perf_counter()
+    with phases(spent):
+        call()
+    total = time.perf_counter() - t
+    spent["other"] = total - sum(spent.values())
+    return total, spent
+
+
+def back_dated(chars, depth: int) -> list[dict]:
+    """A sample dated just after the first one of each deep history, through record_samples."""
     from spc.models import Sample
     from spc.pipeline import record_samples
-    from spc.sample_input import clean
 
     rng = np.random.default_rng(11)
     out = []
-    for kind in KINDS:
+    for kind in _built(chars, depth):
         ch, t0 = chars[(kind, depth)]
         when = t0 + INTERVAL / 2
         later = Sample.objects.filter(characteristic=ch, excluded=False,
                                       timestamp__gte=when).count()
-        path = "record_samples"
-        t = time.perf_counter()
-        try:
-            record_samples(ch, [request(kind, rng, timestamp=when)])
-        except StopIteration:
-            path = "store + rejudge.reevaluate (record_samples raised StopIteration)"
-            t = time.perf_counter()
-            with rejudge.writer_lock(ch) as (locked, _):
-                sample_rows.insert(locked, [clean(locked, request(kind, rng, timestamp=when))],
-                                   None, timezone.now())
-                rejudge.reevaluate(locked, when, "back-dated sample")
-        dt = time.perf_counter() - t
+        sent = request(kind, rng, timestamp=when)
+        dt, spent = _timed_phases(lambda ch=ch, sent=sent: record_samples(ch, [sent]))
         out.append({"kind": kind, "points": later + 1, "seconds": dt,
-                    "rate": (later + 1) / dt, "path": path})
+                    "rate": (later + 1) / dt, "phases": spent})
         say(f"back-dated {kind:10}: {later + 1:,} points re-judged in {dt:.2f} s "
-            f"({(later + 1) / dt:,.0f} points/s) via {path}")
+            f"({(later + 1) / dt:,.0f} points/s); {_phase_text(spent)}")
     return out
 
 
@@ -329,15 +363,20 @@ def exclude_first(chars, depth: int) -> list[dict]:
     from spc.sample_edits import set_excluded
 
     out = []
-    for kind in KINDS:
+    for kind in _built(chars, depth):
         ch, _ = chars[(kind, depth)]
         first = Sample.objects.filter(characteristic=ch).order_by("timestamp", "id").first()
-        t = time.perf_counter()
-        set_excluded(first, True, "bench: exclude the first sample", None)
-        dt = time.perf_counter() - t
-        out.append({"kind": kind, "seconds": dt})
-        say(f"exclude first {kind:10}: {dt:.2f} s")
+        dt, spent = _timed_phases(
+            lambda first=first: set_excluded(first, True, "bench: exclude the first sample",
+                                             None))
+        out.append({"kind": kind, "seconds": dt, "phases": spent})
+        say(f"exclude first {kind:10}: {dt:.2f} s; {_phase_text(spent)}")
     return out
+
+
+def _phase_text(spent: dict) -> str:
+    return ", ".join(f"{name} {spent.get(name, 0.0):.2f}"
+                     for name in (*(p[0] for p in PHASES), "other"))
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -379,10 +418,19 @@ def report(r: dict) -> str:
                      f"{e['seconds']:.2f} s {'met' if e['seconds'] < 5 else 'MISSED'} | "
                      f"{f['fill_s']:.1f} s ({f['judged'] / f['fill_s']:,.0f}/s), "
                      f"{f['violations']:,} violations |")
-    paths = sorted({b["path"] for b in r["back"]})
+    names = (*(p[0] for p in PHASES), "other")
+    lines += ["", "| where the time went (s) | " + " | ".join(names) + " |",
+              "| --- |" + " --- |" * len(names)]
+    for what, key in (("back-dated", "back"), ("exclude first", "exclude")):
+        for x in r[key]:
+            lines.append(f"| {LABEL[x['kind']]}, {what} | " + " | ".join(
+                f"{x['phases'].get(n, 0.0):.2f}" for n in names) + " |")
     load_s = sum(b["load_s"] for b in r["build"])
     lines += ["", f"Bulk load of the {sum(b['size'] for b in r['build']):,} samples: "
-              f"{load_s:.0f} s. Back-dated sample timed through: {'; '.join(paths)}."]
+              f"{load_s:.0f} s. Phases: the stage's rows read as columns (read), judged "
+              "(judge), the stored state compared until it settles (settle), the changed "
+              "state written (state), the violations stored (violations); other: the lock, "
+              "the rule window, the edit's own rows, COMMIT and the events."]
     return "\n".join(lines)
 
 
@@ -392,6 +440,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=1_000_000)
     ap.add_argument("--small", type=int, default=100)
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help=f"chart types to measure, of {','.join(KINDS)}")
     ap.add_argument("--markdown", action="store_true", help="print the docs/performance.md table")
     ap.add_argument("--json", help="keep the figures in this file")
     args = ap.parse_args()
@@ -403,7 +453,10 @@ def main() -> None:
 
     django.setup()
     load_before = os.getloadavg()[0]
-    built = build(args.depth, args.small)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if unknown := set(kinds) - set(KINDS):
+        ap.error(f"unknown --kinds {', '.join(sorted(unknown))}")
+    built = build(args.depth, args.small, kinds)
     chars = built["chars"]
     r = {"database": database_label(), "depth": args.depth, "small": args.small,
          "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "revision": revision(),

@@ -63,8 +63,8 @@ def rejudge(ch: Characteristic, since, rules=None, drawn_for=(), changed=None):
         window, since, changed = [], stage.start, None
     rest = sample_rows.stage_rows_from(ch, since, stage.end, judging.read_fields(ch))
     detections, state, drawn = evaluation.judge(ch, stage, window, rest, rules, drawn_for)
-    # The trial fit's running sums never settle: every later sum includes what changed.
-    upto = settled(rest.id, state, changed) if stage.version is not None else len(rest)
+    # After an edit the trial fit's running sums never settle: every later sum includes it.
+    upto = len(rest) if stage.version is None and changed else settled(rest.id, state, changed)
     sample_rows.write_state(rest.id[:upto], {k: v[:upto] for k, v in state.items()})
     return detections, (since, stage.end), drawn
 
@@ -123,6 +123,8 @@ def publish_rejudged(ch: Characteristic, span, stored, reason: str) -> None:
 # Characteristic fields whose change changes verdicts: the current stage is judged again.
 JUDGING_FIELDS = ("rule_settings", "ewma_lambda", "ewma_l", "cusum_k", "cusum_h", "target",
                   "trial_min_subgroups")
+# Of those, the ones that change no carried state (only which rules run and the limits' width).
+STATELESS_FIELDS = ("rule_settings", "ewma_l", "cusum_h")
 
 
 def configuration_changed(ch: Characteristic, before: dict, newest) -> None:
@@ -135,6 +137,9 @@ def configuration_changed(ch: Characteristic, before: dict, newest) -> None:
     if not changed:
         return
     if any(name in JUDGING_FIELDS for name in changed) and ch.samples.exists():
-        reevaluate(ch, newest.effective_from if newest else None, "configuration")
+        same_state = all(name in STATELESS_FIELDS or name not in JUDGING_FIELDS
+                         for name in changed)
+        reevaluate(ch, newest.effective_from if newest else None, "configuration",
+                   changed=() if same_state else None)
     events.publish(events.characteristic_changed, events.CharacteristicChanged(
         plant_id=ch.plant_id, characteristic_id=ch.pk, changed=changed))

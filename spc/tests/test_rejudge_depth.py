@@ -174,3 +174,37 @@ def test_a_stage_read_as_columns_holds_what_the_orm_reads(chart_type, n):
     assert np.isnan(got.sd).all()  # a field not read reads as NaN
     empty = sample_rows.stage_rows_from(ch, T0 + 100 * SECOND, None, fields)
     assert len(empty) == 0 and empty.id.dtype == np.int64
+
+
+def _configure(ch, **values):
+    with rejudge.writer_lock(ch) as (locked, newest):
+        before = {name: getattr(locked, name) for name in values}
+        for name, value in values.items():
+            setattr(locked, name, value)
+        locked.save()
+        rejudge.configuration_changed(locked, before, newest)
+
+
+@pytest.mark.parametrize("kind", ["ewma", "cusum", "trial"])
+def test_new_rule_settings_rejudge_the_stage_without_rewriting_its_carried_state(kind, written):
+    ch = _history(kind)
+    del written[:]
+    _configure(ch, rule_settings={"1": {"enabled": False}})
+    assert max(written) == 0
+    state, live = _stored_state(ch), _live(ch)
+    assert not [rule for _, rule, _, _ in live if rule == 1]
+    assert live == _judged_afresh(ch)
+    assert _same_bits(state, _stored_state(ch))
+
+
+@pytest.mark.parametrize(("kind", "setting"), [("ewma", {"ewma_lambda": 0.1}),
+                                               ("cusum", {"cusum_k": 0.25}),
+                                               ("trial", {"trial_min_subgroups": 25})])
+def test_a_setting_the_carried_state_depends_on_rewrites_it_all(kind, setting, written):
+    ch = _history(kind)
+    del written[:]
+    _configure(ch, **setting)
+    state, live, wrote = _stored_state(ch), _live(ch), max(written)
+    assert live == _judged_afresh(ch)
+    assert _same_bits(state, _stored_state(ch))
+    assert wrote == SIZE
