@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -180,7 +181,10 @@ def lifespan_exchange(during=None) -> list[dict]:
         await app.wait(1)
         return answers
 
-    return asyncio.run(exchange())
+    # on a thread of its own: the session may run an event loop on this one (Playwright's
+    # sync API keeps one running for the session's Chromium)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, exchange()).result(timeout=30)
 
 
 COMPLETE = [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
