@@ -91,6 +91,13 @@ CHROMIUM_ARGS = [
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "test-artifacts")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: the session's Chromium (Playwright's sync API) keeps an event loop
+    running on the main thread from its first use to the end of the session, where
+    asyncio.run and async tests cannot start another."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium for the whole session (each test gets its own context)."""
