@@ -10,6 +10,7 @@ also reads the characteristic and its newest limit version, and for one sample o
 lock, insert and rule window go in one round trip (`write_one`).
 """
 
+import sqlite3
 from datetime import UTC, datetime
 
 import numpy as np
@@ -262,27 +263,54 @@ _STATE_CHUNK = 50_000
 def write_state(ids, state: dict) -> None:
     """Store the carried state (spc.judging.STATE_FIELDS columns) of the samples `ids` (a list
     or an array), in bulk: on PostgreSQL one UPDATE … FROM unnest(arrays) per 50,000 samples
-    (two parameters per column, whatever the number of samples), on SQLite one executemany
-    (measured: a temporary table and one UPDATE … FROM is no faster)."""
+    (two parameters per column, whatever the number of samples), on SQLite one UPDATE … FROM
+    (VALUES …) per as many samples as its parameters allow (1,000,000 samples: 1.7 s, against
+    3.4 s for an UPDATE per sample through executemany, which SQLite before 3.33 still takes)."""
     if not state or not len(ids):
         return
     ids = np.asarray(ids, dtype=np.int64).tolist()
     names = list(state)
     columns = [_stored(name, state[name]) for name in names]
-    if connection.vendor == "postgresql":
-        types = ["bigint", *("double precision" if not _is_int(n) else "bigint" for n in names)]
-        sets = ", ".join(f"{n} = v.{n}" for n in names)
-        unnest = ", ".join(f"%s::{t}[]" for t in types)
-        sql = (f"UPDATE spc_sample s SET {sets} FROM unnest({unnest}) "
-               f"AS v(id, {', '.join(names)}) WHERE s.id = v.id")
-        with connection.cursor() as cursor:
-            for a in range(0, len(ids), _STATE_CHUNK):
-                cursor.execute(sql, [list(ids[a:a + _STATE_CHUNK]),
-                                     *(c[a:a + _STATE_CHUNK] for c in columns)])
+    if connection.vendor == "sqlite" and len(ids) > 100 and \
+            sqlite3.sqlite_version_info >= (3, 33):  # a new sample's state: the plain UPDATE
+        _update_from_values(ids, names, columns)
         return
-    sql = f"UPDATE spc_sample SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, list(zip(*columns, ids, strict=True)))
+        if connection.vendor == "postgresql":
+            types = ["bigint", *("double precision" if not _is_int(n) else "bigint"
+                                 for n in names)]
+            sets = ", ".join(f"{n} = v.{n}" for n in names)
+            unnest = ", ".join(f"%s::{t}[]" for t in types)
+            sql = (f"UPDATE spc_sample s SET {sets} FROM unnest({unnest}) "
+                   f"AS v(id, {', '.join(names)}) WHERE s.id = v.id")
+            for a in range(0, len(ids), _STATE_CHUNK):
+                cursor.execute(sql, [ids[a:a + _STATE_CHUNK],
+                                     *(c[a:a + _STATE_CHUNK] for c in columns)])
+        else:
+            sql = f"UPDATE spc_sample SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
+            cursor.executemany(sql, list(zip(*columns, ids, strict=True)))
+
+
+def _update_from_values(ids: list, names: list, columns: list) -> None:
+    """SQLite: the state of many samples per statement, joined by id to a VALUES list (as many
+    rows as the connection's parameter limit allows; the driver's own cursor, so that Django
+    does not rewrite each long statement's placeholders)."""
+    raw = connection.connection
+    width = len(names) + 1
+    per = max(1, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    one = "(" + ", ".join(["?"] * width) + ")"
+    head = f"WITH v(id, {', '.join(names)}) AS (VALUES "
+    tail = f") UPDATE spc_sample SET {', '.join(f'{n} = v.{n}' for n in names)} " \
+        "FROM v WHERE spc_sample.id = v.id"
+    cursor = raw.cursor()
+    try:
+        for a in range(0, len(ids), per):
+            flat: list = []
+            for row in zip(ids[a:a + per], *(c[a:a + per] for c in columns), strict=True):
+                flat.extend(row)
+            cursor.execute(head + ", ".join([one] * (len(flat) // width)) + tail, flat)
+    finally:
+        cursor.close()
 
 
 def clear_state(sample_id: int) -> None:

@@ -1,12 +1,15 @@
 """Re-judging a long stretch: read as columns, the carried state written only as far as it
 changes, and every stored number and violation exactly what judging the stage afresh gives."""
 
+import sqlite3
 from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from conftest import database_is_postgres
 from spc import evaluation, judging, limit_versions, rejudge, sample_rows
 from spc.judging import STATE_FIELDS
 from spc.models import ChartType, Sample, Violation
@@ -208,3 +211,17 @@ def test_a_setting_the_carried_state_depends_on_rewrites_it_all(kind, setting, w
     assert live == _judged_afresh(ch)
     assert _same_bits(state, _stored_state(ch))
     assert wrote == SIZE
+
+
+@pytest.mark.skipif(database_is_postgres(), reason="SQLite's parameter limit")
+def test_sqlite_writes_a_long_state_in_as_many_statements_as_its_parameter_limit_needs():
+    ch = _history("trial", size=300)
+    expected = _stored_state(ch)
+    Sample.objects.filter(characteristic=ch).update(**dict.fromkeys(STATE_FIELDS))
+    raw = connection.connection
+    limit = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)  # 6 samples a statement
+    try:
+        _judged_afresh(ch)
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    assert _same_bits(expected, _stored_state(ch))
