@@ -56,7 +56,13 @@ class Characteristic(models.Model):
     target = models.FloatField(null=True, blank=True)
     usl = models.FloatField("USL", null=True, blank=True)
     lsl = models.FloatField("LSL", null=True, blank=True)
-    sampling_interval = models.DurationField(null=True, blank=True)
+    sampling_interval = models.DurationField(
+        null=True, blank=True,
+        help_text="How often a sample is due (manual characteristics), e.g. 00:30:00.")
+    overdue_after = models.DurationField(
+        null=True, blank=True,
+        help_text="Grace period after a sample falls due before it is overdue (empty: a tenth "
+                  "of the sampling interval, at least 5 minutes).")
     provider = models.CharField(max_length=8, choices=Provider.choices, default=Provider.MANUAL)
     rule_settings = models.JSONField(
         default=dict, blank=True,
