@@ -6,11 +6,9 @@ the admin and the API refuse the same things with the same messages.
 
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, ProtectedError, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, ProtectedError
 
 from plants.models import Level, Node, Plant
 
@@ -154,23 +152,6 @@ def children_of(plant: Plant, parent: Node | None):
         .annotate(child_count=Count("children", distinct=True)
                   + Count("characteristics", distinct=True))
         .order_by("name")
-    )
-
-
-def characteristics_of(plant: Plant):
-    """The plant's characteristics with their node, newest sample time and number of
-    violations awaiting acknowledgment (each an index lookup, whatever the history)."""
-    sample = apps.get_model("spc", "Sample")
-    violation = apps.get_model("spc", "Violation")
-    newest = sample.objects.filter(characteristic=OuterRef("pk")).order_by("-timestamp")
-    waiting = (violation.objects.filter(characteristic=OuterRef("pk"), superseded_at__isnull=True,
-                                        acknowledged_at__isnull=True, requires_ack=True)
-               .order_by().values("characteristic").annotate(n=Count("pk")).values("n"))
-    return (
-        plant.characteristics.select_related("node")
-        .annotate(last_sample=Subquery(newest.values("timestamp")[:1]),
-                  waiting=Coalesce(Subquery(waiting), 0))
-        .order_by("node__name", "name")
     )
 
 

@@ -4,7 +4,6 @@ from plants import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("p/<str:code>/", views.plant_home, name="plant-home"),
     path("p/<str:code>/nodes/<int:node_id>/children/", views.node_children, name="node-children"),
     path("p/<str:code>/hierarchy/", views.hierarchy_page, name="hierarchy"),
     path("p/<str:code>/hierarchy/new/", views.node_create, name="node-create"),

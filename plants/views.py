@@ -6,11 +6,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from plants import hierarchy
-from plants.access import get_for_user, plants_for, role_for
+from plants.access import get_for_user, plants_for
 from plants.decorators import plant_view
 from plants.forms import NodeCreateForm, NodeMoveForm, NodeRenameForm
 from plants.models import Node
-from plants.roles import Action, Role
+from plants.roles import Action
 
 
 @login_required
@@ -22,20 +22,6 @@ def home(request):
     if plant is None:
         return render(request, "plants/no_plant.html")
     return redirect("plant-home", code=plant.code)
-
-
-@require_GET
-@plant_view(Action.VIEW)
-def plant_home(request, plant):
-    role = role_for(request.user, plant)
-    context = {
-        "plant": plant,
-        "role": role,
-        "level_counts": hierarchy.level_counts(plant),
-        "characteristics": hierarchy.characteristics_of(plant),
-        "can_administer": request.user.is_superuser or (role is not None and role >= Role.ADMIN),
-    }
-    return render(request, "plants/plant_home.html", context)
 
 
 @require_GET

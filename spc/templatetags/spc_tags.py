@@ -33,3 +33,15 @@ def index_of(values, i):
         return values[int(i)]
     except (IndexError, TypeError, ValueError, KeyError):
         return None
+
+
+@register.simple_tag(takes_context=True)
+def due_badge(context, plant):
+    """The top bar's count of samples due or overdue at `plant` (one query)."""
+    from django.template.loader import render_to_string
+
+    from spc.due import attention_count
+
+    return render_to_string("spc/dashboard.html#due-badge",
+                            {"plant": plant, "attention": attention_count(plant)},
+                            request=context.get("request"))

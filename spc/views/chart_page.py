@@ -217,6 +217,8 @@ def chart_page(request, plant, pk):
     }
     if rng.error:
         context["range_error"] = rng.error
+    if request.htmx and request.GET.get("embed"):  # the dashboard's chart beside its cards
+        return render(request, "spc/chart.html#embed", context)
     return render(request, "spc/chart.html", context)
 
 

@@ -362,12 +362,22 @@
     });
   }
 
-  function init() {
-    if (!window.Plotly) return;
-    document.querySelectorAll("[data-chart]").forEach(function (el) {
-      if (!el.id) return;
+  // Charts that arrive later (the dashboard loads one by htmx) are mounted as they land; a
+  // chart whose element left the page is dropped.
+  function mount(root) {
+    charts = charts.filter(function (c) { return document.body.contains(c.el); });
+    window.openspcCharts = charts;
+    (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
+      if (!el.id || el.dataset.mounted) return;
+      el.dataset.mounted = "true";
       charts.push(new Chart(el));
     });
+  }
+
+  function init() {
+    if (!window.Plotly) return;
+    mount(document);
+    document.body.addEventListener("htmx:load", function (event) { mount(event.detail.elt); });
     document.querySelectorAll("[data-histogram]").forEach(function (el) {
       drawHistogram(el, readJSON(el.id));
     });
