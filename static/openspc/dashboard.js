@@ -87,12 +87,24 @@
     var u = new URL(window.location.href);
     u.searchParams.set("c", id);
     history.replaceState(null, "", u);
-    htmx.ajax("GET", url + "?embed=1", { target: chartBox, swap: "innerHTML" }).then(function () {
-      if (scroll && window.matchMedia("(max-width: 1100px)").matches) {
-        chartBox.scrollIntoView({ behavior: "smooth", block: "start" });
-      }
-    });
+    var mine = ++asked; // a slower answer to an earlier choice must not replace this one
+    fetch(url + "?embed=1", { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("chart answered " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        if (mine !== asked) return;
+        htmx.swap(chartBox, html, { swapStyle: "innerHTML" });
+        if (scroll && window.matchMedia("(max-width: 1100px)").matches) {
+          chartBox.scrollIntoView({ behavior: "smooth", block: "start" });
+        }
+      })
+      .catch(function () {
+        if (mine === asked && window.openspcToast) window.openspcToast("The chart could not be loaded.", "error");
+      });
   }
+  var asked = 0;
 
   function reread(id) {
     if (pending[id]) return;
