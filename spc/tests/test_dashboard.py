@@ -4,7 +4,6 @@ grace, red comes first, the top bar counts what is due, and the page stays bound
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from plants.tests.factories import NodeFactory
