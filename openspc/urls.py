@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("spc.urls")),
     path("", include("plants.urls")),
+    path("", include("alerts.urls")),
 ]
