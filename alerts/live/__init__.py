@@ -20,7 +20,8 @@ in the log so that a page that reconnects asks for what it missed (`since`):
                   sent without their points: too many at once, or no page watched them)
     acknowledged  {id, kind, plant, characteristics, sample_ids, violation_ids}    → the plant
     violation     {id, kind, plant, characteristic, characteristic_name, url, message,
-                   violation_ids, severity}                                        → the plant
+                   violation_ids, severity, sample_id, inspector_url}              → the plant
+                  url: the chart; sample_id, inspector_url: the sample of the worst one
     html          {id, kind, plant, html}    htmx out-of-band fragments (send_html) → the plant
                                              or one characteristic
     resync        {kind, last}               the log no longer holds what the page missed: it

@@ -79,7 +79,9 @@ def _violation(ch, raised) -> dict:
     return {"kind": "violation", "plant": ch.plant_id, "characteristic": ch.pk,
             "characteristic_name": ch.name, "url": reverse("chart", args=[ch.plant.code, ch.pk]),
             "message": text, "violation_ids": [v["id"] for v in raised],
-            "severity": worst["severity"]}
+            "severity": worst["severity"], "sample_id": worst["sample_id"],
+            "inspector_url": reverse("sample-inspector",
+                                     args=[ch.plant.code, ch.pk, worst["sample_id"]])}
 
 
 def refresh(plant_id: int, characteristic_id: int, reason: str) -> dict:

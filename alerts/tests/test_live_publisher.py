@@ -122,7 +122,9 @@ def test_a_batch_is_one_message_and_its_violations_one_toast(django_capture_on_c
         "characteristic_name": "Bore depth", "url": f"/p/{ch.plant.code}/c/{ch.pk}/",
         "message": "Rule 1 on Bore depth — a point beyond the control limits "
                    f"(and {len(points['violations']) - 1} more)",
-        "violation_ids": [v["id"] for v in points["violations"]], "severity": "CRITICAL"}
+        "violation_ids": [v["id"] for v in points["violations"]], "severity": "CRITICAL",
+        "sample_id": recorded[1].sample.pk,
+        "inspector_url": f"/p/{ch.plant.code}/c/{ch.pk}/samples/{recorded[1].sample.pk}/"}
     assert LiveEvent.objects.get(pk=points["id"]).group == f"live.char.{ch.pk}"
     assert LiveEvent.objects.get(pk=toast["id"]).group == f"live.plant.{ch.plant_id}"
 
