@@ -126,3 +126,33 @@ def test_ranges_and_the_comparison_page(cast, live_server, chromium):
     }""")
     page.screenshot(path=os.path.join(ARTIFACTS, "compare.png"))
     assert page.console_errors == []
+
+
+def test_a_period_is_noted_by_dragging_across_the_chart(cast, live_server, chromium):
+    ch = build(ChartType.IMR, plant=cast.plant, count=40)
+    page = logged_in(new_page(chromium, 1366, 900), live_server, cast.operator)
+    open_chart(page, live_server, cast.plant, ch)
+    page.click("[data-note-period]")
+    box = page.evaluate("""() => {
+        const gd = document.getElementById('control-chart');
+        const r = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return {left: r.left + xa._offset + xa._length * 0.3, right: r.left + xa._offset + xa._length * 0.6,
+                y: r.top + ya._offset + ya._length * 0.5};
+    }""")
+    page.mouse.move(box["left"], box["y"])
+    page.mouse.down()
+    page.mouse.move((box["left"] + box["right"]) / 2, box["y"], steps=5)
+    page.mouse.move(box["right"], box["y"], steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#inspector-body input[name=start]")
+    assert page.input_value("#inspector-body input[name=start]")
+    page.fill("#inspector-body textarea[name=text], #inspector-body input[name=text]",
+              "Material lot 4711")
+    page.click("#inspector-body button:has-text('Add note')")
+    page.wait_for_function("!document.getElementById('inspector').open")
+    note = ch.annotations.get()
+    assert note.text == "Material lot 4711" and note.sample_id is None and note.start < note.end
+    page.wait_for_function("""() => (document.getElementById('control-chart').layout.shapes || [])
+        .some(s => s.name === 'annotation')""")
+    page.screenshot(path=os.path.join(ARTIFACTS, "chart-period-note.png"))
+    assert page.console_errors == []

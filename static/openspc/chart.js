@@ -295,6 +295,31 @@
 
   var inspectorChart = null;
 
+  // "Note a period": the next drag across the chart selects a span of time; the period form
+  // opens in the drawer with it filled in.
+  function notePeriod(chart, button) {
+    var on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    Plotly.relayout(chart.el, { dragmode: on ? "select" : "zoom", selectdirection: "h" });
+    if (!on) return;
+    chart.el.once("plotly_selected", function (event) {
+      button.setAttribute("aria-pressed", "false");
+      Plotly.relayout(chart.el, { dragmode: "zoom", selections: [] });
+      Plotly.restyle(chart.el, { selectedpoints: [null] }); // no point stays dimmed by the drag
+      var range = event && event.range && event.range.x;
+      if (!range) return;
+      // x is wall-clock time in milliseconds (spc/charts.py): its UTC reading is the local one
+      var local = function (x) { return new Date(typeof x === "number" ? x : x.replace(" ", "T") + "Z").toISOString().slice(0, 16); };
+      var dialog = document.getElementById("inspector");
+      var body = document.getElementById("inspector-body");
+      if (!dialog || !body) return;
+      body.innerHTML = '<p class="muted">Loading…</p>';
+      if (!dialog.open) { dialog.show(); document.body.classList.add("inspecting"); resizeAll(); }
+      htmx.ajax("GET", button.dataset.notePeriod + "?start=" + encodeURIComponent(local(range[0])) +
+        "&end=" + encodeURIComponent(local(range[1])), { target: body, swap: "innerHTML" });
+    });
+  }
+
   function resizeAll() {
     document.querySelectorAll(".js-plotly-plot").forEach(function (gd) { Plotly.Plots.resize(gd); });
   }
@@ -395,6 +420,20 @@
     document.addEventListener("click", function (event) {
       var button = event.target.closest("[data-inspect]");
       if (button && charts.length) openInspector(charts[0], button.dataset.inspect);
+      var period = event.target.closest("[data-note-period]");
+      if (period && charts.length) notePeriod(charts[0], period);
+    });
+    // an action on the server (a note, an acknowledgment, an exclusion) answered chartChanged
+    // with its message: draw the chart again now (the live channel tells the other pages)
+    document.body.addEventListener("chartChanged", function (event) {
+      if (!event.detail || !event.detail.message) return;
+      charts.forEach(function (c) { c.refresh(); });
+      var dialog = document.getElementById("inspector");
+      var form = dialog && dialog.querySelector("form[hx-target='this']");
+      if (dialog && dialog.open && form) {
+        dialog.close();
+        if (window.openspcToast) window.openspcToast(event.detail.message, "success");
+      }
     });
     document.body.addEventListener("htmx:afterSwap", function (event) {
       if (!event.detail.target || event.detail.target.id !== "inspector-body") return;
