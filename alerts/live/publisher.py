@@ -15,7 +15,7 @@ from django.db import transaction
 from alerts import events as alert_events
 from alerts.live import delivery, log, messages, watching
 from alerts.live.groups import char_group, plant_group
-from spc import events
+from spc import annotations, events
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,12 @@ def on_refresh(sender, event, **kwargs):
         event.plant_id, event.characteristic_id, messages.REFRESH_REASONS[type(event)]))
 
 
+def on_annotations_changed(sender, event, **kwargs):
+    """A note added or deleted: the characteristic's charts draw their notes again."""
+    publish(event.plant_id, char_group(event.characteristic_id), messages.refresh(
+        event.plant_id, event.characteristic_id, "annotations"))
+
+
 def on_acknowledged(sender, event: alert_events.ViolationsAcknowledged, **kwargs):
     publish(event.plant_id, plant_group(event.plant_id), messages.acknowledged(event))
 
@@ -77,3 +83,4 @@ def connect() -> None:
                    events.characteristic_changed):
         signal.connect(on_refresh, dispatch_uid=f"live.refresh.{id(signal)}")
     alert_events.violations_acknowledged.connect(on_acknowledged, dispatch_uid="live.ack")
+    annotations.annotations_changed.connect(on_annotations_changed, dispatch_uid="live.notes")

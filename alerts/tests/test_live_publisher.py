@@ -249,3 +249,22 @@ def test_every_plant_page_subscribes_to_its_plant(client, cast):
     client.force_login(cast.operator)
     page = client.get(f"/p/{cast.plant.code}/").content.decode()
     assert 'data-live data-plant="HOME"' in page and "data-live-status" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_note_added_or_deleted_refreshes_the_characteristics_charts(cast):
+    from alerts.live import last_event_id
+    from alerts.models import LiveEvent
+    from plants.models import Level
+    from plants.tests.factories import NodeFactory
+    from spc.annotations import add_annotation, delete_annotation
+    from spc.tests.factories import CharacteristicFactory
+
+    ch = CharacteristicFactory(node=NodeFactory(plant=cast.plant, level=Level.LINE))
+    since = last_event_id()
+    note = add_annotation(ch, "Shift change", cast.operator, start=timezone.now(),
+                          end=timezone.now())
+    delete_annotation(note)
+    sent = [e.payload for e in LiveEvent.objects.filter(id__gt=since).order_by("id")]
+    assert [(m["kind"], m["characteristic"], m["reason"]) for m in sent] == [
+        ("refresh", ch.pk, "annotations"), ("refresh", ch.pk, "annotations")]
