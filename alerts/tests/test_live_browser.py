@@ -111,7 +111,10 @@ def test_a_plant_page_shows_toasts_and_fragments_and_catches_up_after_the_server
     toast = page.locator("#toasts .toast").first
     toast.wait_for(timeout=10_000)
     assert toast.inner_text().startswith("Rule 1 on Piston diameter — ")
-    assert toast.locator("a").get_attribute("href") == f"/p/LIVE/c/{made['characteristic']}/"
+    # a critical violation: its toast stays, with the sample's inspector and a close button
+    assert toast.locator("a").get_attribute("href").startswith(
+        f"/p/LIVE/c/{made['characteristic']}/samples/")
+    assert "sev-critical" in toast.get_attribute("class")
     manage(env, "shell", "-c", FRAGMENT)
     page.locator("#toasts #pushed").wait_for(timeout=10_000)
     assert page.evaluate("window.heard") == ["violation", "html"]
