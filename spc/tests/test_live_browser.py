@@ -204,3 +204,27 @@ def test_an_operator_of_another_plant_gets_404(site, chromium):
     response = page.goto(f"{site.url}/p/LIVE/c/{site.ch}/")
     assert response.status == 404
     page.context.close()
+
+
+def test_a_dashboard_card_is_read_again_when_a_sample_arrives(site, chromium):
+    manage(site.env, "shell", "-c",
+           "from datetime import timedelta; from spc.models import Characteristic; "
+           f"Characteristic.objects.filter(pk={site.ch}).update("
+           "sampling_interval=timedelta(seconds=2), overdue_after=timedelta(hours=1))")
+    page = log_in(new_page(chromium, 1366, 900), site, "op")
+    page.goto(f"{site.url}/p/LIVE/")
+    page.wait_for_selector("[data-live-status][data-state='live']")
+    card = f"#todo-{site.ch}"
+    page.wait_for_function(f"document.querySelector('{card}').dataset.state === 'due'",
+                           timeout=10_000)
+    page.evaluate("window.__notReloaded = true")
+    site.post_sample(10.1)
+    # the card comes back from the server with the new sample: not due for two seconds
+    page.wait_for_function(f"document.querySelector('{card}').dataset.state === 'idle'",
+                           timeout=5_000)
+    assert "10.1" in page.inner_text(card)
+    page.wait_for_function(f"document.querySelector('{card}').dataset.state === 'due'",
+                           timeout=10_000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.console_errors == []
+    page.context.close()
