@@ -42,6 +42,9 @@ def due_badge(context, plant):
 
     from spc.due import attention_count
 
+    counted = context.get("attention")  # the dashboard counted its cards already
+    attention = counted if counted is not None and context.get("node") is None \
+        else attention_count(plant)
     return render_to_string("spc/dashboard.html#due-badge",
-                            {"plant": plant, "attention": attention_count(plant)},
+                            {"plant": plant, "attention": attention},
                             request=context.get("request"))
