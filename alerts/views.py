@@ -40,6 +40,7 @@ from spc.rule_settings import Severity
 
 TEMPLATE = "alerts/violations.html"
 PER_PAGE = 50
+NBSP = "\u00a0"
 MAX_ROWS_ASKED = 2 * PER_PAGE
 STATES = [("all", "All"), ("open", "Open"), ("acknowledged", "Acknowledged")]
 _LABELS = {"xbar": "X̄", "i": "X", "p": "p", "np": "np", "c": "c", "u": "u", "ewma": "EWMA",
@@ -148,7 +149,7 @@ class PlantNodes:
 
         def walk(parent, depth):
             for pk in self.children.get(parent, ()):
-                out.append((pk, f"{'  ' * depth}{self.name[pk]}"))
+                out.append((pk, f"{NBSP * 3 * depth}{self.name[pk]}"))
                 walk(pk, depth + 1)
 
         walk(None, 0)

@@ -3,6 +3,7 @@ acknowledgment (templates/base.html: one COUNT per page)."""
 
 from django import template
 
+from spc.engine.rules import RULE_DESCRIPTIONS
 from spc.models import Violation
 
 register = template.Library()
@@ -38,3 +39,9 @@ def span(delta) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+@register.filter
+def rule_text(rule) -> str:
+    """What the rule looks for, in words: "9 points in a row on the same side of the center line"."""
+    return RULE_DESCRIPTIONS.get(rule, "")
