@@ -1,6 +1,6 @@
 """Notes on the chart: at one sample (a marker) or over a period (a shaded span).
 
-Adding or deleting one is told after its transaction commits on `annotations_changed`, the same
+Adding, editing or deleting one is told after its transaction commits on `annotations_changed`, the same
 way `spc.events` tells of every other change (`events.publish`: `send_robust`, a failing
 listener is logged and never fails the request). Listeners connect in their app's `ready()`:
 
@@ -13,9 +13,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.dispatch import Signal
+from django.utils import timezone
 
 from spc import events
-from spc.models import Annotation, Characteristic, Sample
+from spc.models import Annotation, AnnotationEdit, Characteristic, Sample
 
 MAX_TEXT = 2000
 
@@ -29,7 +30,7 @@ class AnnotationChanged:
     plant_id: int
     characteristic_id: int
     annotation_id: int
-    change: str  # "added" or "deleted"
+    change: str  # "added", "edited" or "deleted"
     text: str
     sample_id: int | None  # a point's sample; None for a period
     start: datetime | None  # a period's start and end; None for a point
@@ -74,14 +75,46 @@ def add_annotation(ch: Characteristic, text: str, user, sample: Sample | None = 
     return annotation
 
 
-def delete_annotation(annotation: Annotation) -> None:
-    """Remove an annotation (who may is the caller's to decide)."""
+def _state(annotation: Annotation) -> dict:
+    return {"text": annotation.text,
+            "start": annotation.start.isoformat() if annotation.start else None,
+            "end": annotation.end.isoformat() if annotation.end else None}
+
+
+def edit_annotation(annotation: Annotation, text: str, user, start: datetime | None = None,
+                    end: datetime | None = None) -> Annotation:
+    """Change a note's text (and a period's start and end), keeping the before and after in its
+    history. Who may is the caller's to decide."""
+    ch = annotation.characteristic
+    if annotation.sample_id is None:
+        start = start if start is not None else annotation.start
+        end = end if end is not None else annotation.end
+    else:
+        start = end = None
+    text = _clean(ch, text, annotation.sample, start, end)
+    with transaction.atomic():
+        before = _state(annotation)
+        annotation.text, annotation.start, annotation.end = text, start, end
+        after = _state(annotation)
+        if after == before:
+            return annotation
+        annotation.save(update_fields=["text", "start", "end"])
+        AnnotationEdit.objects.create(annotation=annotation, kind=AnnotationEdit.Kind.EDIT,
+                                      before=before, after=after, edited_by=user)
+        _publish(ch, annotation, "edited")
+    return annotation
+
+
+def delete_annotation(annotation: Annotation, user=None) -> None:
+    """Delete a note: it leaves the chart, and stays in the record with who deleted it and when.
+    Who may is the caller's to decide."""
     with transaction.atomic():
         ch = annotation.characteristic
+        annotation.deleted_at = timezone.now()
+        annotation.save(update_fields=["deleted_at"])
+        AnnotationEdit.objects.create(annotation=annotation, kind=AnnotationEdit.Kind.DELETE,
+                                      before=_state(annotation), after={}, edited_by=user)
         _publish(ch, annotation, "deleted")
-        pk = annotation.pk
-        annotation.delete()
-        annotation.pk = pk
 
 
 def _publish(ch, annotation: Annotation, change: str) -> None:

@@ -274,8 +274,16 @@ class SampleEdit(models.Model):
         return f"{self.get_kind_display()}: sample {self.sample_id}"
 
 
+class KeptAnnotations(models.Manager):
+    """Annotations that are not deleted (deleted ones stay, with their history)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Annotation(models.Model):
-    """A note on the chart: at one sample (a marker) or over a period (a shaded span)."""
+    """A note on the chart: at one sample (a marker) or over a period (a shaded span). Edits and
+    deletion are kept in its history (AnnotationEdit); a deleted note is hidden, not removed."""
 
     characteristic = models.ForeignKey(
         Characteristic, on_delete=models.PROTECT, related_name="annotations"
@@ -291,8 +299,14 @@ class Annotation(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    everything = models.Manager()
+    objects = KeptAnnotations()
 
     class Meta:
+        base_manager_name = "everything"
+        default_manager_name = "objects"
         ordering = ["characteristic", "created_at"]
         indexes = [models.Index(fields=["characteristic", "start"], name="annotation_char_start")]
         constraints = [
@@ -310,6 +324,29 @@ class Annotation(models.Model):
     @property
     def is_period(self) -> bool:
         return self.sample_id is None
+
+
+class AnnotationEdit(models.Model):
+    """A change to a note: who, when, and its text and period before and after."""
+
+    class Kind(models.TextChoices):
+        EDIT = "EDIT", "Edited"
+        DELETE = "DELETE", "Deleted"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="edits")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    before = models.JSONField()
+    after = models.JSONField()
+    edited_at = models.DateTimeField(auto_now_add=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["annotation", "edited_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: note {self.annotation_id}"
 
 
 # The result of evaluation: a rule firing at a sample, with its acknowledgment (the workflow,

@@ -20,6 +20,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -28,7 +29,12 @@ from plants.access import get_for_user, may, require
 from plants.decorators import plant_view
 from plants.roles import Action
 from spc import explain, sample_edits
-from spc.annotations import AnnotationInvalid, add_annotation, delete_annotation
+from spc.annotations import (
+    AnnotationInvalid,
+    add_annotation,
+    delete_annotation,
+    edit_annotation,
+)
 from spc.forms import (
     AnnotationForm,
     InspectorAcknowledgeForm,
@@ -37,7 +43,15 @@ from spc.forms import (
     InspectorRestoreForm,
     add_errors,
 )
-from spc.models import Annotation, Characteristic, ChartType, Sample, SampleEdit, Violation
+from spc.models import (
+    Annotation,
+    AnnotationEdit,
+    Characteristic,
+    ChartType,
+    Sample,
+    SampleEdit,
+    Violation,
+)
 from spc.sample_input import SampleInvalid
 
 TEMPLATE = "spc/inspector.html"
@@ -64,6 +78,8 @@ def _with_history(sample: Sample) -> Sample:
         Prefetch("edits", queryset=SampleEdit.objects.select_related("edited_by")
                  .order_by("-edited_at", "-id"), to_attr="history"),
         Prefetch("annotations", queryset=Annotation.objects.select_related("created_by")
+                 .prefetch_related(Prefetch("edits", queryset=AnnotationEdit.objects
+                                            .select_related("edited_by")))
                  .order_by("created_at", "id"), to_attr="notes"))
     return sample
 
@@ -381,11 +397,46 @@ def annotation_delete(request, plant, pk, aid):
     note = get_for_user(qs, request.user, plant_field="characteristic__plant", pk=aid)
     own = note.created_by_id is not None and note.created_by_id == request.user.pk
     require(request.user, plant.pk, Action.ENTER_DATA if own else Action.EDIT)
-    delete_annotation(note)
+    delete_annotation(note, request.user)
     if note.sample_id is not None and _from_inspector(request):
         sample = _sample_for(request, plant, pk, note.sample_id)
         return _done(request, plant, sample, "Note deleted.")
     return _changed("Note deleted.")
+
+
+@require_http_methods(["GET", "POST"])
+@plant_view()
+def annotation_edit(request, plant, pk, aid):
+    """GET: the note's edit form (a period's, for the chart page's drawer). POST `text` (and a
+    period's `start`/`end`): the inspector again when posted from it, else 204 + chartChanged.
+    Authors edit their own notes, Supervisor+ anyone's; every edit is kept with before/after."""
+    qs = Annotation.objects.select_related("characteristic", "sample").filter(
+        characteristic_id=pk, characteristic__plant=plant)
+    note = get_for_user(qs, request.user, plant_field="characteristic__plant", pk=aid)
+    own = note.created_by_id is not None and note.created_by_id == request.user.pk
+    require(request.user, plant.pk, Action.ENTER_DATA if own else Action.EDIT)
+    initial = {"text": note.text, "start": note.start and timezone.localtime(note.start),
+               "end": note.end and timezone.localtime(note.end), "sample": note.sample_id}
+    data = request.POST.copy() if request.method == "POST" else None
+    if data is not None and note.sample_id is not None:
+        data["sample"] = str(note.sample_id)
+    form = AnnotationForm(data, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            edit_annotation(note, form.cleaned_data["text"], request.user,
+                            start=form.cleaned_data.get("start"), end=form.cleaned_data.get("end"))
+        except AnnotationInvalid as exc:
+            add_errors(form, exc.errors)
+        else:
+            if note.sample_id is not None and _from_inspector(request):
+                sample = _sample_for(request, plant, pk, note.sample_id)
+                return _done(request, plant, sample, "Note changed.")
+            return _changed("Note changed.")
+    if note.sample_id is not None and _from_inspector(request):
+        sample = _sample_for(request, plant, pk, note.sample_id)
+        return _render(request, plant, sample, {"annotate": form})
+    return render(request, f"{TEMPLATE}#period-form",
+                  {"plant": plant, "ch": note.characteristic, "form": form, "note": note})
 
 
 SAMPLE = "p/<str:code>/c/<int:pk>/samples/<int:sid>/"
@@ -398,4 +449,6 @@ urlpatterns: list = [
     path("p/<str:code>/c/<int:pk>/annotations/", annotation_add, name="annotation-add"),
     path("p/<str:code>/c/<int:pk>/annotations/<int:aid>/delete/", annotation_delete,
          name="annotation-delete"),
+    path("p/<str:code>/c/<int:pk>/annotations/<int:aid>/edit/", annotation_edit,
+         name="annotation-edit"),
 ]

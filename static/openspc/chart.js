@@ -295,6 +295,15 @@
 
   var inspectorChart = null;
 
+  function openDrawer(url) {
+    var dialog = document.getElementById("inspector");
+    var body = document.getElementById("inspector-body");
+    if (!dialog || !body) return;
+    body.innerHTML = '<p class="muted">Loading…</p>';
+    if (!dialog.open) { dialog.show(); document.body.classList.add("inspecting"); resizeAll(); }
+    htmx.ajax("GET", url, { target: body, swap: "innerHTML" });
+  }
+
   // "Note a period": the next drag across the chart selects a span of time; the period form
   // opens in the drawer with it filled in.
   function notePeriod(chart, button) {
@@ -310,13 +319,8 @@
       if (!range) return;
       // x is wall-clock time in milliseconds (spc/charts.py): its UTC reading is the local one
       var local = function (x) { return new Date(typeof x === "number" ? x : x.replace(" ", "T") + "Z").toISOString().slice(0, 16); };
-      var dialog = document.getElementById("inspector");
-      var body = document.getElementById("inspector-body");
-      if (!dialog || !body) return;
-      body.innerHTML = '<p class="muted">Loading…</p>';
-      if (!dialog.open) { dialog.show(); document.body.classList.add("inspecting"); resizeAll(); }
-      htmx.ajax("GET", button.dataset.notePeriod + "?start=" + encodeURIComponent(local(range[0])) +
-        "&end=" + encodeURIComponent(local(range[1])), { target: body, swap: "innerHTML" });
+      openDrawer(button.dataset.notePeriod + "?start=" + encodeURIComponent(local(range[0])) +
+        "&end=" + encodeURIComponent(local(range[1])));
     });
   }
 
@@ -422,6 +426,8 @@
       if (button && charts.length) openInspector(charts[0], button.dataset.inspect);
       var period = event.target.closest("[data-note-period]");
       if (period && charts.length) notePeriod(charts[0], period);
+      var edit = event.target.closest("[data-edit-note]");
+      if (edit) openDrawer(edit.dataset.editNote);
     });
     // an action on the server (a note, an acknowledgment, an exclusion) answered chartChanged
     // with its message: draw the chart again now (the live channel tells the other pages)
