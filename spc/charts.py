@@ -293,6 +293,16 @@ def _annotation_marks(annotations, x_of: dict[int, int], y_of: dict[int, float],
     return shapes, points
 
 
+def _explain_exclusions(traces: list[dict], data: dict) -> None:
+    """Excluded points say why on hover."""
+    reasons = dict(zip(np.asarray(data["sample_id"]).tolist(), data["exclusion_reason"],
+                       strict=True))
+    for trace in traces:
+        if trace["meta"]["series"].endswith(".excluded") and trace["customdata"]:
+            trace["text"] = [reasons.get(i) or "no reason given" for i in trace["customdata"]]
+            trace["hovertemplate"] = "Excluded: %{text}<extra></extra>"
+
+
 def figure(data: dict, unacked: set[int] = frozenset(), annotations=(),
            tz: ZoneInfo | None = None, colour: str = BLUE) -> dict:
     """The control chart of `data` (a `chart_data` result) as a Plotly figure: primary chart on
@@ -311,6 +321,7 @@ def figure(data: dict, unacked: set[int] = frozenset(), annotations=(),
         traces += _chart_traces("s.", s, "y2", gl, data["secondary"]["statistic"], decimals,
                                 False, colour)
     x = local_ms(data["timestamp"], tz).tolist()
+    _explain_exclusions(traces, data)
     shapes, notes = _version_marks(data, x)
     if not cusum:
         shapes += _spec_shapes(ch)

@@ -83,6 +83,8 @@ def test_series_hold_what_the_chart_draws_for_asymmetric_hand_entered_limits():
 
     assert excluded.pk not in s["p.value"]["ids"] and s["p.excluded"]["ids"] == [excluded.pk]
     assert s["p.excluded"]["y"] == [9.0]  # hollow, at its own value
+    hollow = next(t for t in charts.figure(data)["data"] if t["meta"]["series"] == "p.excluded")
+    assert hollow["text"] == ["gauge dropped"] and "Excluded: %{text}" in hollow["hovertemplate"]
     assert beyond.pk in s["p.violation"]["ids"] and s["p.pulse"]["ids"] == [beyond.pk]
     # 5.5 lies inside LCL 5: no rule 1 there, as the drawn limit shows
     assert Sample.objects.get(characteristic=ch, mean=5.5).pk not in s["p.violation"]["ids"]
