@@ -137,7 +137,7 @@ def test_the_value_of_each_row_is_the_point_the_chart_plots(cast, kind, n):
         expected = columns["value"][at[v.sample_id]]
         row = page[page.index(f'id="violation-{v.pk}"'):]
         row = row[:row.index("</tr>")]
-        shown = re.search(r'<td class="num"><span class="muted small">[^<]*</span> ([-\d.]+)', row)
+        shown = re.search(r'<td class="num value"><span class="muted small">[^<]*</span> ([-\d.]+)', row)
         places = 4 if columns["statistic"] in ("p", "np", "c", "u") else ch.decimal_places
         fmt = f"{{:.{places}g}}" if places == 4 else f"{{:.{places}f}}"
         assert shown.group(1) == fmt.format(expected), (v.rule, v.chart, row)

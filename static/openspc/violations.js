@@ -67,8 +67,8 @@
   function reread(ids) {
     var section = results();
     if (!section) return;
+    // the rows shown here, and in any case the summary (its counts and median changed)
     var shown = ids.filter(function (id) { return document.getElementById("violation-" + id); });
-    if (!shown.length) return;
     fetch(rowsUrl(section, shown), {headers: {"HX-Request": "true"}, credentials: "same-origin"})
       .then(function (response) { return response.ok ? response.text() : ""; })
       .then(function (html) { if (html) putRows(html); })
