@@ -148,6 +148,8 @@ class EntryForm(forms.Form):
                "variable": "true" if ch.variable_subgroup_size else "false"}
         if not ch.is_attribute:
             out.update(usl=ch.usl, lsl=ch.lsl, center=self.center, sigma=self.sigma)
+            out.update({f"{name}-text": number(ch, limit) for name, limit in
+                        (("usl", ch.usl), ("lsl", ch.lsl)) if limit is not None})
         return {k: repr(v) if isinstance(v, float) else str(v) for k, v in out.items()
                 if v is not None}
 

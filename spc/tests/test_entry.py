@@ -107,7 +107,8 @@ def test_the_page_shows_one_large_decimal_box_per_value_the_first_focused(cast):
     assert len(hidden(page, "key")) == 32 and hidden(page, "form_n") == "5"
     assert hidden(page, "form_chart") == "xbar_r" and hidden(page, "characteristic") == str(ch.pk)
     for attribute in ('data-usl="10.5"', 'data-lsl="9.5"', 'data-center="10.0"',
-                      'data-sigma="1.0"', 'data-sigmas="10"', 'data-example="10.000"'):
+                      'data-sigma="1.0"', 'data-sigmas="10"', 'data-example="10.000"',
+                      'data-usl-text="10.500"', 'data-lsl-text="9.500"'):
         assert attribute in body
     assert "Batch / lot" in body and "Comment" in body
 
@@ -140,6 +141,13 @@ def test_a_variable_subgroup_size_gets_spare_boxes(cast):
     ch = characteristic(cast.plant, ChartType.XBAR_S, subgroup_size=4, variable_subgroup_size=True)
     body = client_for(cast.operator).get(url(ch), **HTMX).content.decode()
     assert body.count('name="values"') == 6 and 'data-variable="true"' in body
+
+
+def test_the_chart_page_offers_the_dialog(cast):
+    ch = characteristic(cast.plant)
+    body = client_for(cast.operator).get(f"/p/{cast.plant.code}/c/{ch.pk}/").content.decode()
+    assert f'data-enter-url="{url(ch)}"' in body and ">Enter sample</a>" in body
+    assert '<dialog id="entry-dialog"' in body and "openspc/entry.js" in body
 
 
 # --- every chart type records through the form ------------------------------------------

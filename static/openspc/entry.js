@@ -1,8 +1,8 @@
 // OpenSPC data entry (spc/templates/spc/entry.html): checks while typing, the keyboard flow,
 // the dialog other pages open, and what a failed submission says.
 //
-// The form carries what to check in data attributes (data-usl, data-lsl, data-center,
-// data-sigma, data-sigmas, data-example, …). While typing: text is refused in place, a value
+// The form carries what to check in data attributes (data-usl, data-lsl and how they are
+// shown, data-center, data-sigma, data-sigmas, data-example, …). While typing: text is refused in place, a value
 // beyond a specification limit turns its box red ("above USL 74.05"), a value more than
 // data-sigmas σ from the center asks for confirmation — a second press of Record ("Record
 // 740.12 anyway?") ticks "Record anyway" and sends it. The server checks all of it again.
@@ -46,8 +46,8 @@
       return { kind: "text", note: "a number, e.g. " + form.dataset.example };
     }
     var x = Number(t), usl = attr(form, "usl"), lsl = attr(form, "lsl");
-    var spec = usl !== null && x > usl ? "above USL " + form.dataset.usl :
-      lsl !== null && x < lsl ? "below LSL " + form.dataset.lsl : "";
+    var spec = usl !== null && x > usl ? "above USL " + form.dataset.uslText :
+      lsl !== null && x < lsl ? "below LSL " + form.dataset.lslText : "";
     var center = attr(form, "center"), sigma = attr(form, "sigma"), k = attr(form, "sigmas") || 10;
     if (center !== null && sigma && Math.abs(x - center) > k * sigma) {
       var far = "more than " + k + "σ from the center " + fixed(form, center) + " — a typo?";
@@ -231,8 +231,9 @@
     var forms = root.matches && root.matches("[data-entry-form]") ? [root] :
       Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-entry-form]") : []);
     forms.forEach(function (form) { checkAll(form, false); });
+    // the box to type in first — unless the operator is typing in this form already
     var focus = root.querySelector && root.querySelector("[data-entry] [autofocus]");
-    if (focus && (root !== document.body || focus.closest("dialog") === null)) focus.focus();
+    if (focus && !focus.closest("[data-entry]").contains(document.activeElement)) focus.focus();
   }
 
   // A link or button with data-enter-url opens its form in the page's entry dialog.
