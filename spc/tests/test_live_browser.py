@@ -167,6 +167,8 @@ def test_a_sample_appears_live_and_an_acknowledgment_stops_the_pulse_everywhere(
     wait_series(operator, "p.pulse", sample, present=False)
     wait_series(supervisor, "p.pulse", sample, present=False)
     assert sample in series_ids(operator, "p.violation")  # still a violation, no longer pulsing
+    assert operator.evaluate(
+        "document.getElementById('control-chart')._fullLayout.xaxis.type") == "date"
     operator.screenshot(path=os.path.join(ARTIFACTS, "live-acknowledged.png"))
     for page in (supervisor, operator, elsewhere_page):
         assert page.console_errors == []

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from plants.access import get_for_user, role_for
+from plants.access import get_for_user, may, role_for
 from plants.decorators import plant_view
 from plants.hierarchy import level_counts, subtree_ids
 from plants.models import Node
@@ -47,6 +47,7 @@ def dashboard(request, plant):
         "characteristic_ids": ",".join(str(c.ch.pk) for c in everything),
         "live_since": since,
         "can_administer": request.user.is_superuser or (role is not None and role >= Role.ADMIN),
+        "may_enter": may(request.user, plant.pk, Action.ENTER_DATA),
     }
     return render(request, "spc/dashboard.html", context)
 
@@ -66,16 +67,8 @@ def card(request, plant, pk):
     ch = get_for_user(Characteristic.objects.filter(plant=plant), request.user, pk=pk)
     c = due.card(ch)
     part = "todo-card" if ch.provider == Provider.MANUAL else "status-tile"
-    return render(request, f"spc/dashboard.html#{part}", {"plant": plant, "c": c})
-
-
-def card_html(ch: Characteristic) -> str:
-    """The card (or tile) of `ch` as an out-of-band fragment for the live channel."""
-    from django.template.loader import render_to_string
-
-    c = due.card(ch)
-    part = "todo-card" if ch.provider == Provider.MANUAL else "status-tile"
-    return render_to_string(f"spc/dashboard.html#{part}", {"plant": ch.plant, "c": c, "oob": True})
+    return render(request, f"spc/dashboard.html#{part}", {
+        "plant": plant, "c": c, "may_enter": may(request.user, plant.pk, Action.ENTER_DATA)})
 
 
 urlpatterns = [

@@ -183,7 +183,12 @@
       ys.push(keep.map(function (k) { return t.y[k]; }));
       cds.push(keep.map(function (k) { return t.customdata ? t.customdata[k] : null; }));
     });
-    if (idx.length) Plotly.restyle(this.el, { x: xs, y: ys, customdata: cds }, idx);
+    // the traces' arrays are replaced in place and the figure drawn again: Plotly.restyle of
+    // x would make the time axis a linear one (its type is set again from the data)
+    idx.forEach(function (i, n) {
+      data[i].x = xs[n]; data[i].y = ys[n]; data[i].customdata = cds[n];
+    });
+    if (idx.length) Plotly.react(this.el, data, this.el.layout);
     // forget what scrolled out, so a page left open for days holds what it shows, no more
     var kept = new Set();
     this.el.data.forEach(function (t) { (t.customdata || []).forEach(function (id) { kept.add(id); }); });
@@ -223,11 +228,10 @@
       var keep = [];
       for (var k = 0; k < t.customdata.length; k++) if (!gone.has(t.customdata[k])) keep.push(k);
       if (keep.length === t.customdata.length) return;
-      Plotly.restyle(self.el, {
-        x: [keep.map(function (k) { return t.x[k]; })],
-        y: [keep.map(function (k) { return t.y[k]; })],
-        customdata: [keep.map(function (k) { return t.customdata[k]; })],
-      }, [i]);
+      t.x = keep.map(function (k) { return t.x[k]; });
+      t.y = keep.map(function (k) { return t.y[k]; });
+      t.customdata = keep.map(function (k) { return t.customdata[k]; });
+      Plotly.react(self.el, self.el.data, self.el.layout); // not restyle: see trim()
     });
     changed();
   };
