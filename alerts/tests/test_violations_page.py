@@ -325,7 +325,7 @@ def test_the_median_time_to_acknowledge_of_the_filtered_set(cast, code, spread):
 
 
 def test_the_median_is_exact_to_the_second(cast, code):
-    from alerts.views import median_time_to_ack
+    from alerts.violation_table import median_time_to_ack
 
     ch = characteristic(cast.plant)
     for seconds in (90, 30, 45, 600):
@@ -422,6 +422,15 @@ def _unchanged(*violations):
         assert v.acknowledged_at is None and v.reason_code is None
 
 
+def test_without_htmx_a_refused_acknowledgment_shows_the_whole_page_with_why(cast, code):
+    v = violation(characteristic(cast.plant), T0)
+    response = _post(client_for(cast.supervisor), [v.pk], None)
+    assert response.status_code == 200
+    page = text(response)
+    assert "<html" in page and "Choose the reason for the out-of-control event." in page
+    _unchanged(v)
+
+
 def test_a_bulk_acknowledgment_with_another_plants_violation_changes_nothing_and_says_so(cast, code):
     mine = [violation(characteristic(cast.plant), T0 + i * MINUTE) for i in range(2)]
     theirs = violation(characteristic(cast.other_plant), T0)
@@ -438,7 +447,7 @@ def test_a_bulk_acknowledgment_with_another_plants_violation_changes_nothing_and
 
 
 @pytest.mark.parametrize("case", ["acknowledged", "superseded", "foreign code", "inactive code",
-                                  "no code", "text code", "no ids", "text id", "negative id",
+                                  "no code", "text code", "huge code", "no ids", "text id", "negative id",
                                   "huge id", "long comment"])
 def test_a_bad_acknowledgment_changes_nothing_and_says_why(cast, code, case):
     ch = characteristic(cast.plant)
@@ -458,8 +467,8 @@ def test_a_bad_acknowledgment_changes_nothing_and_says_why(cast, code, case):
     elif case == "inactive code":
         reason = ReasonCode.objects.create(plant=cast.plant, name="Old", active=False).pk
         expected = "Choose an active reason code of the violation's plant."
-    elif case in ("no code", "text code"):
-        reason = None if case == "no code" else "tool"
+    elif case in ("no code", "text code", "huge code"):
+        reason = {"no code": None, "text code": "tool", "huge code": "9" * 30}[case]
         expected = "Choose the reason for the out-of-control event."
     elif case == "no ids":
         ids, expected = [], "Select the violations to acknowledge."
