@@ -178,6 +178,7 @@ def test_the_keyboard_flow_text_refused_and_an_implausible_value_confirmed(site,
     box(page, 3).press("Enter")
     submit = page.locator("#entry-dialog [data-entry-submit]")
     assert submit.inner_text() == "Record 100.2 anyway?"
+    page.screenshot(path=os.path.join(ARTIFACTS, "entry-dialog-implausible-1024.png"))
     assert len(site.samples(site.ring)) == before
     box(page, 3).press("Enter")  # the second press records it
     page.wait_for_selector("#entry-dialog [data-entry-result]")
@@ -242,5 +243,9 @@ def test_screenshots_of_the_dialog_with_a_red_field(site, chromium, theme):
         assert [box(page, at).input_value() for at in (1, 2, 3)] == ["10.12", "12.71", "9.87"]
         assert is_red(box(page, 2)) and not is_red(box(page, 1))
         page.screenshot(path=os.path.join(ARTIFACTS, f"entry-dialog-red-{theme}-{width}.png"))
+        page.goto(f"{site.url}/p/LIVE/c/{site.ring}/enter/")  # the page of its own
+        page.locator("#entry-value-1").type("10.2a")
+        assert page.locator(".entry-note").first.inner_text() == "a number, e.g. 10.000"
+        page.screenshot(path=os.path.join(ARTIFACTS, f"entry-page-{theme}-{width}.png"))
         assert page.console_errors == []
         page.context.close()

@@ -7,7 +7,9 @@
 // data-sigmas σ from the center asks for confirmation — a second press of Record ("Record
 // 740.12 anyway?") ticks "Record anyway" and sends it. The server checks all of it again.
 //
-// Enter moves to the next box; on the last box it records. A failed request (network, server)
+// Enter moves to the next box; on the last box it records. Every swap of the dialog settles at
+// once (settle:0ms): htmx takes over a new form only when it settles, and an Enter before that
+// would post the form the old way, leaving the page. A failed request (network, server)
 // swaps nothing, so every typed value stays; the form's idempotency key stays too, so pressing
 // Record again records the subgroup once.
 //
@@ -122,11 +124,13 @@
     if (box) box.checked = false;
   }
 
-  function say(region, message) {
+  // kind "ask": a question (amber), else what went wrong (red)
+  function say(region, message, kind) {
     var status = region && region.querySelector("[data-entry-status]");
     if (!status) return false;
     status.textContent = message || "";
     status.hidden = !message;
+    status.classList.toggle("is-ask", kind === "ask");
     return true;
   }
 
@@ -190,7 +194,7 @@
         form.dataset.asked = asked;
         submitButton(form).textContent = "Record " + asked + " anyway?";
         say(form, asked + (state.wild.length > 1 ? " are" : " is") + " far from the usual values. " +
-          "Check, then press Record again to record anyway.");
+          "Check, then press Record again to record anyway.", "ask");
         return;
       }
     }
@@ -245,7 +249,7 @@
     var body = dialog.querySelector("[data-dialog-body]");
     body.innerHTML = '<p class="muted">Loading…</p>';
     if (!dialog.open) dialog.showModal();
-    htmx.ajax("GET", opener.dataset.enterUrl, { target: body, swap: "innerHTML" });
+    htmx.ajax("GET", opener.dataset.enterUrl, { target: body, swap: "innerHTML settle:0ms" });
   });
 
   if (window.htmx) {
