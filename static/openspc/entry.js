@@ -205,16 +205,19 @@
     return elt.closest && (elt.closest("[data-entry]") || elt.closest("#entry-body"));
   }
 
-  document.addEventListener("htmx:sendError", function (event) {
+  function unreachable(event) {
     var region = regionOf(event.target);
     if (!region) return;
-    var message = "The server could not be reached. Nothing you typed is lost — press Record " +
+    var message = (event.type === "htmx:timeout" ? "The server did not answer in time." :
+      "The server could not be reached.") + " Nothing you typed is lost — press Record " +
       "again when the network is back; the subgroup is recorded once.";
     if (!say(region, message) && region.id === "entry-body") {
       region.innerHTML = '<p class="alert error" role="alert">The form could not be loaded: ' +
         "the server could not be reached. Close this and try again.</p>";
     }
-  });
+  }
+  document.addEventListener("htmx:sendError", unreachable);
+  document.addEventListener("htmx:timeout", unreachable);
 
   document.addEventListener("htmx:responseError", function (event) {
     var region = regionOf(event.target);
