@@ -67,10 +67,11 @@ class EntryForm(forms.Form):
     variable chart) judge what is implausible; without them nothing is."""
 
     values = ValuesField(required=False, label="Values")
-    count = forms.CharField(required=False, label="Count", strip=False,
-                            widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    count = forms.CharField(required=False, label="Count", strip=False, widget=forms.TextInput(
+        attrs={"inputmode": "numeric", "autocomplete": "off"}))
     sample_size = forms.CharField(required=False, label="Sample size", strip=False,
-                                  widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+                                  widget=forms.TextInput(attrs={"inputmode": "numeric",
+                                                                "autocomplete": "off"}))
     batch = forms.CharField(required=False, strip=False, label="Batch / lot",
                             widget=forms.TextInput(attrs={"maxlength": MAX_TEXT["batch"]}))
     operator = forms.CharField(required=False, strip=False, label="Operator",
@@ -91,30 +92,40 @@ class EntryForm(forms.Form):
         ch = self.ch = characteristic
         self.center, self.sigma = (center, sigma) if not ch.is_attribute else (None, None)
         self.kept = kept or {}
-        self.forged = self.stale = False
+        self.stale = False
         self.implausible: list[str] = []
         if not self.is_bound:
-            self.initial.update({
-                "characteristic": ch.pk, "form_chart": ch.chart_type, "form_n": ch.subgroup_size,
-                "key": self.kept.get("key") or new_key(), "operator": operator,
-                "sample_size": ch.subgroup_size,
-                **{k: v for k, v in self.kept.items() if k in ("batch", "operator", "comment",
-                                                                 "count")}})
-            if ch.variable_subgroup_size and self.kept.get("sample_size"):
-                self.initial["sample_size"] = self.kept["sample_size"]
-        if ch.is_attribute:
-            del self.fields["values"]
-            if ch.chart_type not in SIZED:
-                del self.fields["sample_size"]
-            elif not ch.variable_subgroup_size:
-                self.fields["sample_size"].widget.attrs["readonly"] = True
-        else:
-            del self.fields["count"], self.fields["sample_size"]
-        for name, marker in (("count", "data-entry-count"), ("sample_size", "data-entry-size")):
-            if name in self.fields:
-                self.fields[name].widget.attrs.update({marker: "", "autocomplete": "off"})
-        if "count" in self.fields:
-            self.fields["count"].widget.attrs["autofocus"] = True
+            self.initial.update(self._initial(operator))
+        self._fit_fields()
+
+    def _initial(self, operator: str) -> dict:
+        """A fresh form: what it was made for, a new key, the user's name — or what was typed
+        into a form that went stale (`kept`)."""
+        ch, kept = self.ch, self.kept
+        initial = {"characteristic": ch.pk, "form_chart": ch.chart_type,
+                   "form_n": ch.subgroup_size, "key": kept.get("key") or new_key(),
+                   "operator": operator, "sample_size": ch.subgroup_size}
+        initial.update({k: v for k, v in kept.items() if k in ("batch", "operator", "comment",
+                                                               "count")})
+        if ch.variable_subgroup_size and kept.get("sample_size"):
+            initial["sample_size"] = kept["sample_size"]
+        return initial
+
+    def _fit_fields(self) -> None:
+        """Values, or a count (with its sample size where the chart has one), marked for
+        entry.js."""
+        ch, fields = self.ch, self.fields
+        if not ch.is_attribute:
+            del fields["count"], fields["sample_size"]
+            return
+        del fields["values"]
+        fields["count"].widget.attrs.update({"data-entry-count": "", "autofocus": True})
+        if ch.chart_type not in SIZED:
+            del fields["sample_size"]
+            return
+        fields["sample_size"].widget.attrs["data-entry-size"] = ""
+        if not ch.variable_subgroup_size:
+            fields["sample_size"].widget.attrs["readonly"] = True
 
     # --- what the template shows ----------------------------------------------------------
 
@@ -142,7 +153,6 @@ class EntryForm(forms.Form):
         """What entry.js checks while typing (the data attributes of the form)."""
         ch = self.ch
         out = {"decimals": ch.decimal_places, "example": example(ch, self.center),
-               "attribute": "true" if ch.is_attribute else "false",
                "fraction": "true" if ch.chart_type in (ChartType.P, ChartType.NP) else "false",
                "sigmas": IMPLAUSIBLE_SIGMAS, "n": ch.subgroup_size,
                "variable": "true" if ch.variable_subgroup_size else "false"}
@@ -157,35 +167,50 @@ class EntryForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        self._check_made_for(data)
+        if not self._typed(data):
+            return data
+        request = self._request(data)
+        try:
+            clean(self.ch, request)
+        except SampleInvalid as exc:
+            add_errors(self, exc.errors)
+            return data
+        if self._plausible(data):
+            data["request"] = request
+        return data
+
+    def _check_made_for(self, data) -> None:
+        """Refuse a form made for another characteristic, or for what this one took before."""
         ch = self.ch
         if str(data.get("characteristic") or "") != str(ch.pk):
-            self.forged = True
             raise forms.ValidationError(FORGED, code="forged")
         if (data.get("form_chart") != ch.chart_type or str(data.get("form_n")) !=
                 str(ch.subgroup_size) or not 0 < len(data.get("key") or "") <= MAX_KEY):
             self.stale = True
             raise forms.ValidationError(self.stale_message(data), code="stale")
-        if not ch.is_attribute and not data.get("values"):
+
+    def _typed(self, data) -> bool:
+        if not self.ch.is_attribute and not data.get("values"):
             self.add_error("values", "Enter the measured values.")
-            return data
-        if ch.is_attribute and not (data.get("count") or "").strip():
+        elif self.ch.is_attribute and not (data.get("count") or "").strip():
             self.add_error("count", "Enter the count.")
-            return data
-        request = self._request(data)
-        try:
-            clean(ch, request)
-        except SampleInvalid as exc:
-            add_errors(self, exc.errors)
-            return data
+        else:
+            return True
+        return False
+
+    def _plausible(self, data) -> bool:
+        """False (with the question on the values) for values far from the process that the
+        operator has not confirmed."""
         self.implausible = self._implausible(data.get("values") or [])
-        if self.implausible and not data.get("confirmed"):
-            shown = ", ".join(self.implausible)
-            self.add_error("values", (
-                f"{shown} {'is' if len(self.implausible) == 1 else 'are'} more than "
-                f"{IMPLAUSIBLE_SIGMAS}σ from the center {number(ch, self.center)} — a typo? "
-                "Correct it, or tick “Record anyway”."))
-        data["request"] = request
-        return data
+        if not self.implausible or data.get("confirmed"):
+            return True
+        shown = ", ".join(self.implausible)
+        self.add_error("values", (
+            f"{shown} {'is' if len(self.implausible) == 1 else 'are'} more than "
+            f"{IMPLAUSIBLE_SIGMAS}σ from the center {number(self.ch, self.center)} — a typo? "
+            "Correct it, or tick “Record anyway”."))
+        return False
 
     def stale_message(self, data) -> str:
         ch = self.ch
