@@ -5,8 +5,12 @@ subscribes to once the viewer may see that plant, replays what the page missed s
 bookmark, then forwards each message after checking access again. Messages arrive already
 encoded (alerts.live.publisher): forwarding one costs no JSON work per page.
 
-The page sends  {"subscribe": {"plant": "<code>", "characteristics": [ids]}, "since": <id>|null}
-(again whenever what it shows changes) and {"ping": true} now and then, answered {"kind": "pong"}.
+The page sends  {"subscribe": {"plant": "<code>", "characteristics": [ids]}, "since": <id>|null,
+"at": <time>|null} (again whenever what it shows changes): `since` the last message id it has,
+`at` the server's Unix time up to which it knows its charts (when it was rendered, or its last
+pong). A page without a bookmark (null) gets no replay; a negative one (the page was rendered
+when the bookmark was not known) gets `resync`. And {"ping": true} now and then, answered
+{"kind": "pong", "at": <time>}.
 Close codes: 4400 a message it cannot read, 4403 no (longer any) access to the plant — the
 page does not reconnect after either.
 """
@@ -47,16 +51,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         if "subscribe" in content:
-            await self.subscribe(content["subscribe"], content.get("since"))
+            await self.subscribe(content["subscribe"], content.get("since"), content.get("at"))
         elif content.get("ping"):
             if self.groups and time.monotonic() - self.joined_at > REJOIN_S:
                 await self._join(self.groups)
             await watching.watch(self.groups[1:])
-            await self.send_json({"kind": "pong"})
+            await self.send_json({"kind": "pong", "at": time.time()})
 
-    async def subscribe(self, wanted, since):
+    async def subscribe(self, wanted, since, at=None):
         if not isinstance(wanted, dict) or not isinstance(wanted.get("characteristics", []), list) \
-                or not (since is None or type(since) is int):
+                or not (since is None or type(since) is int) \
+                or not (at is None or type(at) in (int, float)):
             await self.close(BAD_MESSAGE)
             return
         found = await database_sync_to_async(access.subscription)(
@@ -68,11 +73,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.plant_id, characteristics = found
         await watching.watch(map(char_group, characteristics))  # drawn for this page from now
         await self._join([plant_group(self.plant_id), *map(char_group, characteristics)])
-        await self._catch_up(since if since is not None else self.floor)
+        await self._catch_up(since if since is not None else self.floor, at)
 
-    async def _catch_up(self, since):
+    async def _catch_up(self, since, at):
         """Replay the messages of the joined groups after `since` (joined first: nothing that is
-        sent from now on can fall between the replay and the forwarding)."""
+        sent from now on can fall between the replay and the forwarding), then ask the page to
+        re-read each characteristic that changed unwatched after `at` (alerts.live.watching)."""
         if since is None:
             return
         missed = await database_sync_to_async(log.missed)(self.groups, since)
@@ -84,6 +90,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for event in missed.events:
             self.floor = event.pk
             await self.send(text_data=orjson.dumps(log.message(event)).decode())
+        known = at if at is not None else missed.since_at
+        for group in watching.changed_since(self.groups[1:], known):
+            await self.send_json({"kind": "refresh", "plant": self.plant_id,
+                                  "characteristic": int(group.rsplit(".", 1)[1]),
+                                  "reason": "samples"})
 
     async def live_event(self, message):
         """A message sent to one of the joined groups (alerts.live.publisher.publish)."""

@@ -137,7 +137,7 @@ class Pages:
                                                     [self.made["characteristic"]]},
                                       "since": None}))
             await ws.send('{"ping": true}')
-            if json.loads(await ws.recv()) != {"kind": "pong"}:
+            if json.loads(await ws.recv())["kind"] != "pong":
                 raise SystemExit("a page was not subscribed")
             self.sockets.append(ws)
         self.readers = [asyncio.ensure_future(self._read(ws)) for ws in self.sockets]

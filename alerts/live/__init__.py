@@ -16,8 +16,9 @@ in the log so that a page that reconnects asks for what it missed (`since`):
                   each trace of spc.charts gains; violations: [{id, rule, chart, sample_id,
                   severity, requires_ack}] raised by them
     refresh       {id, kind, plant, characteristic, reason}               → the characteristic
-                  reason: rejudged | edited | limits | configuration | samples (new samples
-                  sent without their points: too many at once, or no page watched them)
+                  reason: rejudged | edited | limits | configuration | annotations | samples
+                  (new samples sent without their points: too many at once, or no page watched
+                  them — that one may come from the consumer on subscribing, without an id)
     acknowledged  {id, kind, plant, characteristics, sample_ids, violation_ids}    → the plant
     violation     {id, kind, plant, characteristic, characteristic_name, url, message,
                    violation_ids, severity, sample_id, inspector_url}              → the plant
@@ -28,6 +29,8 @@ in the log so that a page that reconnects asks for what it missed (`since`):
                                              re-reads everything; `last` is its new bookmark
 
 A page joins with templates/includes/live.html (base.html does so for every plant page).
+Points are drawn only for characteristics a page watches (alerts.live.watching): a sample
+nobody looks at costs no message, no row and no query.
 """
 
 from alerts.live.groups import char_group, plant_group

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from alerts.models import LiveEvent
@@ -29,11 +29,13 @@ _LAST = "openspc:live:last-id"  # the cache key of the newest id stored
 class Missed:
     """What a page missed since its bookmark: the messages (oldest first), or `resync` when the
     log cannot tell (pruned, reset, or too many to be worth replaying); `last` is the newest id
-    of the log when it was read."""
+    of the log when it was read, `since_at` when the bookmark's message was stored (a Unix time;
+    None when the log no longer has it)."""
 
     events: list[LiveEvent]
     resync: bool
     last: int
+    since_at: float | None = None
 
 
 def last_event_id() -> int:
@@ -47,6 +49,11 @@ def last_event_id() -> int:
         last = newest_id()
         cache.add(_LAST, last, None)
     return last
+
+
+def cached_last_event_id() -> int | None:
+    """last_event_id as the cache knows it, without asking the database (None: it does not)."""
+    return cache.get(_LAST)
 
 
 def newest_id() -> int:
@@ -95,17 +102,21 @@ def message(event: LiveEvent) -> dict:
 
 
 def missed(groups: list[str], since: int) -> Missed:
-    """The messages of `groups` after id `since`, in id order."""
+    """The messages of `groups` after id `since`, in id order. A negative `since` (a page
+    rendered while the bookmark was unknown) is older than any log."""
     limit = REPLAY_LIMIT
-    bounds = LiveEvent.objects.aggregate(first=Min("id"), last=Max("id"))
+    bounds = LiveEvent.objects.aggregate(first=Min("id"), last=Max("id"),
+                                         since_at=Max("created_at", filter=Q(id=since)))
     first, last = bounds["first"], bounds["last"] or 0
+    cache.add(_LAST, last, None)
     if since > last or (first is not None and since < first - 1):
         return Missed([], True, last)
     rows = list(LiveEvent.objects.filter(group__in=groups, id__gt=since, id__lte=last)
                 .order_by("id")[:limit + 1])
     if len(rows) > limit:
         return Missed([], True, last)
-    return Missed(rows, False, last)
+    at = bounds["since_at"]
+    return Missed(rows, False, last, at.timestamp() if at is not None else None)
 
 
 def maybe_prune(newest: int) -> None:

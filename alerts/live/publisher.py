@@ -20,13 +20,11 @@ from spc import annotations, events
 logger = logging.getLogger(__name__)
 
 
-def publish(plant_id: int, group: str, message: dict, if_watched: bool = False) -> int:
-    """Store `message` (kind, plant, …; no id) and send it to `group` — with `if_watched`, only
-    if a page watches the group by now (alerts.live.watching); its id."""
+def publish(plant_id: int, group: str, message: dict) -> int:
+    """Store `message` (kind, plant, …; no id) and send it to `group`; its id."""
     with delivery.in_order(plant_id):
         row = log.store(plant_id, group, message["kind"], message)
-        if not if_watched or watching.watched(group):
-            _send(plant_id, group, row)
+        _send(plant_id, group, row)
     log.maybe_prune(row.pk)
     return row.pk
 
@@ -52,13 +50,19 @@ def send_html(plant, html: str, characteristic=None) -> None:
 
 
 def on_samples_recorded(sender, event: events.SamplesRecorded, **kwargs):
-    draw = watching.watched(char_group(event.characteristic_id))
+    """New points for the pages that watch the characteristic — when none does, only a note of
+    the moment (alerts.live.watching), unless a page started watching meanwhile — and a toast
+    for every page of the plant when they raised violations."""
+    group = char_group(event.characteristic_id)
+    draw, late = watching.watched(group), False
+    if not draw:
+        watching.changed_unwatched(group)  # noted first: a page subscribing now sees either
+        late = watching.watched(group)  # the note or this refresh
     for kind, message in messages.recorded(event, draw):
         if kind == "violation":
             publish(event.plant_id, plant_group(event.plant_id), message)
-        else:
-            publish(event.plant_id, char_group(event.characteristic_id), message,
-                    if_watched=not draw)
+        elif draw or late:
+            publish(event.plant_id, group, message)
 
 
 def on_refresh(sender, event, **kwargs):

@@ -1,16 +1,26 @@
 """Template helpers of the live channel (templates/includes/live.html)."""
 
+import time
+
 from django import template
 
-from alerts.live import last_event_id
+from alerts.live.log import cached_last_event_id
 
 register = template.Library()
 
 
 @register.simple_tag
 def live_since() -> int:
-    """The bookmark of a page rendered now."""
-    return last_event_id()
+    """The bookmark of a page rendered now, as the cache knows it (no query on every page):
+    -1 when it does not — the page then re-reads what it shows once it is connected."""
+    last = cached_last_event_id()
+    return -1 if last is None else last
+
+
+@register.simple_tag
+def live_at() -> str:
+    """Now, as the server's Unix time: up to when the page knows what it shows."""
+    return f"{time.time():.3f}"
 
 
 @register.filter

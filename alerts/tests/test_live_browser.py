@@ -49,8 +49,11 @@ from plants.models import Plant
 send_html(Plant.objects.get(code="LIVE"),
           '<div id="toasts" hx-swap-oob="beforeend"><div class="toast" id="pushed">Pushed</div></div>')
 """
-LISTEN = ("window.heard = []; document.addEventListener('openspc:live', "
-          "function (e) { window.heard.push(e.detail.kind); });")
+# The plant page (a dashboard of the plant's characteristics) also hears their points: only the
+# plant's own messages are counted here.
+LISTEN = ("window.heard = []; document.addEventListener('openspc:live', function (e) { "
+          "if (e.detail.kind === 'violation' || e.detail.kind === 'html') "
+          "window.heard.push(e.detail.kind); });")
 
 
 class Uvicorn:

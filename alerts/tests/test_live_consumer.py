@@ -9,6 +9,7 @@ committed rows (transactional_db) and call the ORM through database_sync_to_asyn
 import asyncio
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -23,7 +24,7 @@ from django.test import Client
 
 from alerts.acknowledgment import acknowledge
 from alerts.consumers import BAD_MESSAGE, NO_ACCESS, LiveConsumer
-from alerts.live import access, last_event_id, log, send_html
+from alerts.live import access, char_group, last_event_id, log, send_html, watching
 from alerts.models import LiveEvent
 from openspc.routing import websocket_urlpatterns
 from plants import grants
@@ -79,8 +80,10 @@ def anyio_backend():
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def layer(request, settings):
-    await database_sync_to_async(cache.clear)()  # a bookmark kept from a rolled-back test
+async def layer(request, settings, monkeypatch):
+    monkeypatch.setattr(watching, "MARGIN_S", 0.0)  # no slack for clocks: one process here
+    await database_sync_to_async(cache.delete)(log._LAST)  # kept from a rolled-back test
+    await database_sync_to_async(watching.forget)()
     prefix = f"test-live-{uuid.uuid4().hex[:8]}:"
     if request.param == "memory":
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -88,6 +91,7 @@ async def layer(request, settings):
         settings.CHANNEL_LAYERS = {"default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}}}
+    await database_sync_to_async(watching.epoch)()  # remembering from now on
     yield request.param
     for socket in WebsocketCommunicator.opened:  # as the server does when a socket goes away
         if not socket.future.done():
@@ -107,6 +111,7 @@ def home(cast):
     limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0)
     theirs = CharacteristicFactory(node=NodeFactory(plant=cast.other_plant, level=Level.LINE))
     limit_versions.manual(theirs, None, "known", center=10.0, sigma=1.0)
+    watching.forget([char_group(ch.pk), char_group(theirs.pk)])  # ids come back on SQLite
     return ch, theirs
 
 
@@ -128,7 +133,7 @@ async def ping(socket):
     that came before the pong."""
     await socket.send_json_to({"ping": True})
     before = []
-    while (message := await socket.receive_json_from(timeout=5)) != {"kind": "pong"}:
+    while (message := await socket.receive_json_from(timeout=5))["kind"] != "pong":
         before.append(message)
     return before
 
@@ -266,6 +271,7 @@ async def test_a_page_that_reconnects_gets_exactly_what_it_missed_in_order(layer
 
 async def test_a_bookmark_older_than_the_log_gets_resync(layer, cast, home, monkeypatch):
     ch, _ = home
+    await watching.watch([char_group(ch.pk)])  # a page watches: the points are logged
     for v in (10.1, 10.2, 10.3, 10.4):
         await record(ch, v)
     newest = await database_sync_to_async(last_event_id)()
@@ -282,7 +288,7 @@ async def test_a_bookmark_older_than_the_log_gets_resync(layer, cast, home, monk
     await chart.disconnect()
 
     just_in_time = await page(cast.operator, cast.plant, [ch], first - 1)
-    assert [m["id"] for m in just_in_time.replayed] == [first, newest, live]
+    assert [m["id"] for m in just_in_time.replayed if "id" in m] == [first, newest, live]
     await just_in_time.disconnect()
 
     from_another_database = await page(cast.operator, cast.plant, [ch], live + 1000)
@@ -293,6 +299,33 @@ async def test_a_bookmark_older_than_the_log_gets_resync(layer, cast, home, monk
     too_many = await page(cast.operator, cast.plant, [ch], first - 1)
     assert [m["kind"] for m in too_many.replayed] == ["resync"]
     await too_many.disconnect()
+
+
+async def test_a_chart_nobody_watched_is_refreshed_for_what_changed_after_the_page_knew_it(
+        layer, cast, home):
+    ch, _ = home
+    since = await database_sync_to_async(last_event_id)()
+    before = time.time()
+    await asyncio.sleep(0.01)
+    await record(ch, 10.1)  # no page watches it: no message, only the moment is noted
+    assert await database_sync_to_async(log.newest_id)() == since
+    await asyncio.sleep(0.01)
+    after = time.time()
+
+    def opened(at):
+        return {"subscribe": {"plant": "HOME", "characteristics": [ch.pk]}, "since": since,
+                "at": at}
+
+    stale = await page(cast.operator, cast.plant)
+    await stale.send_json_to(opened(before))  # rendered before the sample
+    assert await ping(stale) == [{"kind": "refresh", "plant": cast.plant.pk,
+                                  "characteristic": ch.pk, "reason": "samples"}]
+    fresh = await page(cast.operator, cast.plant)
+    await fresh.send_json_to(opened(after))  # rendered after it: its data has the sample
+    assert await ping(fresh) == []
+    await record(ch, 10.2)  # watched now (the pages subscribed): drawn and sent to both
+    for socket in (stale, fresh):
+        assert (await socket.receive_json_from(timeout=5))["kind"] == "points"
 
 
 async def test_fragments_and_acknowledgments_reach_every_page_of_the_plant(layer, cast, home):

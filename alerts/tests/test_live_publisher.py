@@ -2,6 +2,7 @@
 built once; a `points` message extends the chart exactly as the whole history draws it."""
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -44,8 +45,9 @@ VALUES = [10.2, 9.7, 10.9, 8.8, 10.1, 11.4, 9.9, 10.4, 9.5, 12.6, 10.0, 7.2]
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """No page watches, no bookmark: ids are reused after a test's rollback on SQLite."""
-    cache.clear()
+    """No bookmark remembered, no page watching (ids come back after a rollback on SQLite)."""
+    cache.delete(log._LAST)
+    watching.forget()
 
 
 def stored(kind=None) -> list[dict]:
@@ -57,6 +59,7 @@ def characteristic(chart_type=ChartType.IMR, plant=None, watched=True, **kw):
     """A characteristic, watched by a page unless told otherwise."""
     node = NodeFactory(plant=plant, level=Level.LINE) if plant else NodeFactory(level=Level.LINE)
     ch = CharacteristicFactory(node=node, chart_type=chart_type, **kw)
+    watching.forget([char_group(ch.pk)])
     if watched:
         async_to_sync(watching.watch)([char_group(ch.pk)])
     return ch
@@ -129,19 +132,26 @@ def test_a_batch_is_one_message_and_its_violations_one_toast(django_capture_on_c
     assert LiveEvent.objects.get(pk=toast["id"]).group == f"live.plant.{ch.plant_id}"
 
 
-def test_new_samples_nobody_watches_are_a_refresh_stored_for_pages_that_catch_up(
-        django_capture_on_commit_callbacks, monkeypatch):
+def test_new_samples_nobody_watches_cost_no_message_only_a_note_of_the_moment(
+        django_capture_on_commit_callbacks, django_assert_num_queries, monkeypatch):
     sent = []
     monkeypatch.setattr(delivery, "group_send", lambda group, message: sent.append(group))
     ch = characteristic(watched=False)
     limit_versions.manual(ch, None, "known", center=10.0, sigma=1.0)
+    before = time.time()
+    with django_capture_on_commit_callbacks() as callbacks:
+        record_sample(ch, SampleRequest(values=[10.1]))
+    with django_assert_num_queries(0):  # the listeners, run after the pipeline's commit
+        for callback in callbacks:
+            callback()
+    assert stored() == [] and sent == []
+    assert watching.changed_since([char_group(ch.pk)], before) == [char_group(ch.pk)]
+    assert watching.changed_since([char_group(ch.pk)], time.time() + 10) == []
+
     with django_capture_on_commit_callbacks(execute=True):
-        record_sample(ch, SampleRequest(values=[30.0]))
-    refresh, toast = stored()
-    assert refresh == {"id": refresh["id"], "kind": "refresh", "plant": ch.plant_id,
-                       "characteristic": ch.pk, "reason": "samples"}
-    assert toast["kind"] == "violation"
-    assert sent == [f"live.plant.{ch.plant_id}"]  # the toast goes to every page of the plant
+        record_sample(ch, SampleRequest(values=[30.0]))  # a violation: the plant's toast still
+    assert [m["kind"] for m in stored()] == ["violation"]
+    assert sent == [f"live.plant.{ch.plant_id}"]
 
     async_to_sync(watching.watch)([char_group(ch.pk)])  # a page opens the chart
     with django_capture_on_commit_callbacks(execute=True):

@@ -15,22 +15,24 @@
   var PING_MS = 60000, PONG_MS = 10000, MIN_DELAY = 1000, MAX_DELAY = 30000;
   var FINAL = {4400: "live: refused", 4403: "live: no access"};
   var socket = null, attempt = 0, retry = null, pinger = null, pongWait = null;
-  var subscribed = null, last = null, finalState = null, toasts = [];
+  var subscribed = null, last = null, knownAt = null, finalState = null, toasts = [];
 
   function wanted() {
     var nodes = document.querySelectorAll("[data-live]");
     if (!nodes.length) return null;
-    var plant = nodes[0].dataset.plant, ids = {}, since = null;
+    var plant = nodes[0].dataset.plant, ids = {}, since = null, at = null;
     nodes.forEach(function (node) {
       (node.dataset.characteristics || "").split(",").forEach(function (part) {
         var id = parseInt(part, 10);
         if (id > 0) ids[id] = true;
       });
-      var mark = parseInt(node.dataset.since, 10);
-      if (mark >= 0 && (since === null || mark < since)) since = mark;
+      var mark = parseInt(node.dataset.since, 10);  // -1: rendered without a known bookmark
+      if (!isNaN(mark) && (since === null || mark < since)) since = mark;
+      var moment = parseFloat(node.dataset.at);
+      if (!node.dataset.liveSeen && moment > 0 && (at === null || moment < at)) at = moment;
     });
     var characteristics = Object.keys(ids).map(Number).sort(function (a, b) { return a - b; });
-    return {plant: plant, characteristics: characteristics, since: since};
+    return {plant: plant, characteristics: characteristics, since: since, at: at, nodes: nodes};
   }
 
   var LOOKS = {live: "chip", reconnecting: "chip warn", off: "chip bad"};
@@ -54,8 +56,12 @@
     var want = wanted();
     if (!want || !socket || socket.readyState !== WebSocket.OPEN) return;
     if (last === null) last = want.since;
+    // Up to when the page knows what it shows: its render, then each pong; a part brought in
+    // later (htmx) counts from its own render if that is older.
+    if (want.at !== null && (knownAt === null || want.at < knownAt)) knownAt = want.at;
+    want.nodes.forEach(function (node) { node.dataset.liveSeen = "1"; });
     subscribed = JSON.stringify({plant: want.plant, characteristics: want.characteristics});
-    socket.send(JSON.stringify({subscribe: JSON.parse(subscribed), since: last}));
+    socket.send(JSON.stringify({subscribe: JSON.parse(subscribed), since: last, at: knownAt}));
   }
 
   function connect() {
@@ -104,6 +110,7 @@
   function receive(message) {
     if (message.kind === "pong") {
       clearTimeout(pongWait);
+      if (typeof message.at === "number") knownAt = message.at;
       return;
     }
     if (typeof message.id === "number") {
