@@ -69,7 +69,7 @@ def test_a_supervisor_reads_why_and_acknowledges(cast, live_server, browser_page
     # a note on the point
     page.fill("#note-text", "Insert changed at 09:40")
     page.get_by_role("button", name="Add note").click()
-    page.locator(".note-list").get_by_text("Insert changed at 09:40").wait_for()
+    page.locator(".note-list li > p", has_text="Insert changed at 09:40").wait_for()
 
     page.set_viewport_size({"width": 1024, "height": 768})
     page.evaluate("document.documentElement.dataset.theme = 'light'")
