@@ -11,18 +11,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from alerts.live.memory import PREFIX
+from alerts.live.memory import store as memory
 from alerts.models import LiveEvent
 
 KEEP_FOR = timedelta(hours=24)
 KEEP_ROWS = 200_000  # by id distance: ids are (nearly) contiguous
 PRUNE_EVERY = 500  # ids: a prune costs three indexed statements
 REPLAY_LIMIT = 500  # more missed than this: the page re-reads everything instead
-_LAST = "openspc:live:last-id"  # the cache key of the newest id stored
+_LAST = f"{PREFIX}last-id"  # the newest id stored (alerts.live.memory)
 
 
 @dataclass(frozen=True)
@@ -39,21 +40,26 @@ class Missed:
 
 
 def last_event_id() -> int:
-    """The bookmark of a page rendered now: the newest id of the log (0 when empty), as the
-    cache remembers it from the last message stored — no query on every page view. It may lag
-    behind a message being stored at this very moment (the page then gets that message again,
-    it never misses one); it runs ahead of the log only after the database was replaced, and a
-    page whose bookmark is ahead of the log is told to start afresh."""
-    last = cache.get(_LAST)
+    """The bookmark of a page rendered now: the newest id of the log (0 when empty), as
+    alerts.live.memory remembers it from the last message stored (a query only the first time).
+    It may lag behind a message being stored at this very moment (the page then gets that
+    message again, it never misses one); it runs ahead of the log only after the database was
+    replaced, and a page whose bookmark is ahead of the log is told to start afresh."""
+    last = memory().get(_LAST)
     if last is None:
         last = newest_id()
-        cache.add(_LAST, last, None)
+        memory().add(_LAST, last, None)
     return last
 
 
+def forget() -> None:
+    """Forget the remembered newest id (tests: ids come back after a rolled-back test)."""
+    memory().delete_many([_LAST])
+
+
 def cached_last_event_id() -> int | None:
-    """last_event_id as the cache knows it, without asking the database (None: it does not)."""
-    return cache.get(_LAST)
+    """last_event_id as remembered, without asking the database (None: not remembered)."""
+    return memory().get(_LAST)
 
 
 def newest_id() -> int:
@@ -68,7 +74,7 @@ def store(plant_id: int, group: str, kind: str, payload: dict) -> LiveEvent:
     row = LiveEvent(plant_id=plant_id, group=group, kind=kind, payload=payload)
     with _unsynced():
         row.save(force_insert=True)
-    cache.set(_LAST, row.pk, None)
+    memory().set(_LAST, row.pk, None)
     return row
 
 
@@ -108,7 +114,7 @@ def missed(groups: list[str], since: int) -> Missed:
     bounds = LiveEvent.objects.aggregate(first=Min("id"), last=Max("id"),
                                          since_at=Max("created_at", filter=Q(id=since)))
     first, last = bounds["first"], bounds["last"] or 0
-    cache.add(_LAST, last, None)
+    memory().add(_LAST, last, None)
     if since > last or (first is not None and since < first - 1):
         return Missed([], True, last)
     rows = list(LiveEvent.objects.filter(group__in=groups, id__gt=since, id__lte=last)

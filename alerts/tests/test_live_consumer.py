@@ -19,7 +19,6 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.test import Client
 
 from alerts.acknowledgment import acknowledge
@@ -82,8 +81,6 @@ def anyio_backend():
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def layer(request, settings, monkeypatch):
     monkeypatch.setattr(watching, "MARGIN_S", 0.0)  # no slack for clocks: one process here
-    await database_sync_to_async(cache.delete)(log._LAST)  # kept from a rolled-back test
-    await database_sync_to_async(watching.forget)()
     prefix = f"test-live-{uuid.uuid4().hex[:8]}:"
     if request.param == "memory":
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -91,6 +88,8 @@ async def layer(request, settings, monkeypatch):
         settings.CHANNEL_LAYERS = {"default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}}}
+    await database_sync_to_async(log.forget)()  # kept from a rolled-back test
+    await database_sync_to_async(watching.forget)()
     await database_sync_to_async(watching.epoch)()  # remembering from now on
     yield request.param
     for socket in WebsocketCommunicator.opened:  # as the server does when a socket goes away

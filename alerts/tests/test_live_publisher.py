@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.test import RequestFactory
@@ -46,7 +45,7 @@ VALUES = [10.2, 9.7, 10.9, 8.8, 10.1, 11.4, 9.9, 10.4, 9.5, 12.6, 10.0, 7.2]
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """No bookmark remembered, no page watching (ids come back after a rollback on SQLite)."""
-    cache.delete(log._LAST)
+    log.forget()
     watching.forget()
 
 
