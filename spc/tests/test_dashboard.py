@@ -18,6 +18,13 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """Each test's "now", read when it starts (due-ness is about minutes; a long suite is not)."""
+    global NOW
+    NOW = timezone.now()
+
+
 def manual(plant=None, every=timedelta(minutes=30), last=None, **kw):
     extra = {"node": NodeFactory(plant=plant)} if plant is not None else {}
     kw.setdefault("provider", Provider.MANUAL)
