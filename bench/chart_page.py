@@ -22,7 +22,6 @@ Speed is never asserted; verdicts are printed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -35,14 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import Server, free_port, machine, migrate, prepare_database, revision, say  # noqa: E402
+from pipeline import Server, free_port, fresh_django, machine, own_database, revision, say  # noqa: E402
 
-PRESETS = {
-    "sqlite": {"OPENSPC_DATABASE_URL": "sqlite:////tmp/bench_chart/openspc.sqlite3",
-               "OPENSPC_DATA_DIR": "/tmp/bench_chart"},
-    "postgresql": {"OPENSPC_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/openspc_bench_chart",
-                   "OPENSPC_DATA_DIR": "/tmp/bench_chart-pg"},
-}
 POINTS = 10_000
 STEP = timedelta(seconds=86.4)  # 1,000 samples a day: the last day is the newest 1,000 points
 LAST_DAY = "2026-01-10"
@@ -162,19 +155,10 @@ def ms(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=sorted(PRESETS), default="sqlite")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    os.environ.update(PRESETS[args.db])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
-    os.environ["OPENSPC_SIMULATOR"] = "false"
-    os.environ["OPENSPC_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    os.environ["OPENSPC_TIME_ZONE"] = "UTC"
-    prepare_database(recreate=True)
-    migrate()
-    import django
-
-    django.setup()
+    fresh_django(own_database("chart", args.db), TIME_ZONE="UTC")
     code, pk = build()
     render = server_side(code, pk, args.repeat)
     browser = in_browser(code, pk, args.repeat)

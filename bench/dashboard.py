@@ -12,7 +12,6 @@ times: median and p95 (target < 200 ms), and the number of queries.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -25,15 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import machine, migrate, prepare_database, revision, say  # noqa: E402
+from pipeline import fresh_django, machine, own_database, revision, say  # noqa: E402
 
-PRESETS = {
-    "sqlite": {"OPENSPC_DATABASE_URL": "sqlite:////tmp/bench_dashboard/openspc.sqlite3",
-               "OPENSPC_DATA_DIR": "/tmp/bench_dashboard"},
-    "postgresql": {"OPENSPC_DATABASE_URL":
-                   "postgresql://postgres@127.0.0.1:5432/openspc_bench_dashboard",
-                   "OPENSPC_DATA_DIR": "/tmp/bench_dashboard-pg"},
-}
 COUNT = 200
 
 
@@ -74,18 +66,10 @@ def build():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=sorted(PRESETS), default="sqlite")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    os.environ.update(PRESETS[args.db])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
-    os.environ["OPENSPC_SIMULATOR"] = "false"
-    os.environ["OPENSPC_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    prepare_database(recreate=True)
-    migrate()
-    import django
-
-    django.setup()
+    fresh_django(own_database("dashboard", args.db))
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext

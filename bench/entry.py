@@ -37,14 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import Server, free_port, machine, migrate, prepare_database, revision, say  # noqa: E402
+from pipeline import Server, free_port, fresh_django, machine, own_database, revision, say  # noqa: E402
 
-PRESETS = {
-    "sqlite": {"OPENSPC_DATABASE_URL": "sqlite:////tmp/bench_entry/openspc.sqlite3",
-               "OPENSPC_DATA_DIR": "/tmp/bench_entry"},
-    "postgresql": {"OPENSPC_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/openspc_bench_entry",
-                   "OPENSPC_DATA_DIR": "/tmp/bench_entry-pg"},
-}
 HISTORY = 2_000
 N = 5
 SIGMA = 0.01
@@ -202,22 +196,12 @@ def ms(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=sorted(PRESETS), default="sqlite")
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="sqlite")
     parser.add_argument("--rounds", type=int, default=10,
                         help="rounds of three in-control subgroups and one out of control")
     args = parser.parse_args()
-    os.environ.update(PRESETS[args.db])
-    Path(os.environ["OPENSPC_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
-    os.environ["OPENSPC_SIMULATOR"] = "false"
-    os.environ["OPENSPC_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-    os.environ["OPENSPC_TIME_ZONE"] = "UTC"
     os.environ.setdefault("OPENSPC_LOG_LEVEL", "WARNING")
-    prepare_database(recreate=True)
-    migrate()
-    import django
-
-    django.setup()
+    fresh_django(own_database("entry", args.db), TIME_ZONE="UTC")
     t = time.perf_counter()
     code, pk = build()
     say(f"recorded {HISTORY:,} samples in {time.perf_counter() - t:.1f} s")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -27,11 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import Server, free_port, machine, migrate, prepare_database, revision, say  # noqa: E402
-
-ENV = {"OPENSPC_DATABASE_URL": "sqlite:////tmp/bench_kiosk/openspc.sqlite3",
-       "OPENSPC_DATA_DIR": "/tmp/bench_kiosk", "OPENSPC_SIMULATOR": "false",
-       "OPENSPC_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+from pipeline import Server, free_port, fresh_django, machine, own_database, revision, say  # noqa: E402
 
 
 def build() -> tuple[str, list[int], str]:
@@ -98,13 +93,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3600)
     parser.add_argument("--rate", type=float, default=10.0, help="samples per second")
     args = parser.parse_args()
-    os.environ.update(ENV)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
-    prepare_database(recreate=True)
-    migrate()
-    import django
-
-    django.setup()
+    fresh_django(own_database("kiosk", "sqlite"))
     path, ids, token = build()
     from playwright.sync_api import sync_playwright
 

@@ -125,6 +125,32 @@ def prepare_database(recreate: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def own_database(name: str, db: str) -> dict:
+    """The environment of a benchmark's own database: SQLite under /tmp/bench_<name>, or the
+    PostgreSQL database openspc_bench_<name>."""
+    if db == "sqlite":
+        return {"OPENSPC_DATABASE_URL": f"sqlite:////tmp/bench_{name}/openspc.sqlite3",
+                "OPENSPC_DATA_DIR": f"/tmp/bench_{name}"}
+    return {"OPENSPC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/openspc_bench_{name}",
+            "OPENSPC_DATA_DIR": f"/tmp/bench_{name}-pg"}
+
+
+def fresh_django(env: dict, **settings: str) -> None:
+    """Django set up on `env`'s database, recreated and migrated, as a web process of the
+    product would see it (no simulator, served at 127.0.0.1), with OPENSPC_<name> = value for
+    each of `settings`."""
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openspc.settings")
+    os.environ.update(OPENSPC_SIMULATOR="false", OPENSPC_ALLOWED_HOSTS="127.0.0.1,localhost")
+    os.environ.update({f"OPENSPC_{k}": v for k, v in settings.items()})
+    Path(os.environ["OPENSPC_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    prepare_database(recreate=True)
+    migrate()
+    import django
+
+    django.setup()
+
+
 def migrate() -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],

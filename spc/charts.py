@@ -29,7 +29,7 @@ from spc.models import ChartType
 
 WEBGL_FROM = 2000  # points per trace from which Plotly draws with WebGL (scattergl)
 
-# colours: one meaning everywhere (../shared/UI.md) — red out of control, green only "in control"
+# colours: one meaning on every page — red out of control, green only "in control"
 BLUE = "#2563eb"
 RED = "#dc2626"
 CENTER = "#16a34a"

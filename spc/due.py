@@ -12,7 +12,7 @@ computed moment passes (static/openspc/dashboard.js) and asks again when a sampl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from spc.models import Characteristic, Provider, Sample, Violation
@@ -77,7 +77,7 @@ def _annotated(queryset):
     open_violations = Violation.objects.filter(superseded_at__isnull=True,
                                                acknowledged_at__isnull=True, requires_ack=True)
     waiting = (open_violations.filter(characteristic=OuterRef("pk")).order_by()
-               .values("characteristic").annotate(n=_count()).values("n"))
+               .values("characteristic").annotate(n=Count("pk")).values("n"))
     return (queryset.select_related("node", "node__parent")
             .annotate(last_id=Subquery(last.values("id")[:1]),
                       last_at=Subquery(last.values("timestamp")[:1]),
@@ -86,12 +86,6 @@ def _annotated(queryset):
                       last_n=Subquery(last.values("n")[:1]),
                       waiting=Subquery(waiting))
             .annotate(last_out=Exists(open_violations.filter(sample_id=OuterRef("last_id")))))
-
-
-def _count():
-    from django.db.models import Count
-
-    return Count("pk")
 
 
 def _value(ch) -> float | None:

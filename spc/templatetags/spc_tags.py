@@ -27,14 +27,6 @@ def fixed(value, places=3) -> str:
         return str(value)
 
 
-@register.filter
-def index_of(values, i):
-    try:
-        return values[int(i)]
-    except (IndexError, TypeError, ValueError, KeyError):
-        return None
-
-
 @register.simple_tag(takes_context=True)
 def due_badge(context, plant):
     """The top bar's count of samples due or overdue at `plant` (one query)."""

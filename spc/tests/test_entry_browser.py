@@ -13,10 +13,9 @@ import pytest
 
 from conftest import ARTIFACTS, new_page
 from openspc.tests.test_server import manage
-from spc.tests.test_live_browser import Site, open_live_chart, wait_series
+from spc.tests.test_live_browser import PASSWORD, Site, log_in, open_live_chart, wait_series
 
 pytestmark = [pytest.mark.browser]
-PASSWORD = "entry-browser-pass-1"
 SETUP = """
 import json
 from datetime import timedelta
@@ -81,15 +80,6 @@ def site(tmp_path_factory):
     site.start()
     yield site
     site.stop()
-
-
-def log_in(page, site, username):
-    page.goto(f"{site.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/p/**")
-    return page
 
 
 def open_dialog(page):

@@ -84,7 +84,7 @@ def characteristic_of(request, plant, pk) -> Characteristic:
                         request.user, pk=pk)
 
 
-def _span(data) -> dict | None:
+def span_of(data) -> dict | None:
     stamps = data["timestamp"]
     if not stamps.size:
         return None
@@ -96,7 +96,7 @@ def _aware(moment) -> datetime:
     return moment.astype("datetime64[us]").item().replace(tzinfo=UTC)
 
 
-def _unacked(ch, span) -> set[int]:
+def unacked_samples(ch, span) -> set[int]:
     if span is None:
         return set()
     return set(Violation.objects.filter(
@@ -117,9 +117,9 @@ def _annotations(ch, span) -> list[Annotation]:
 def _figures(ch, rng: ChartRange, version) -> dict:
     """Everything the chart draws for the range, in a handful of queries."""
     data = chart_data(ch, **rng.selection())
-    span = _span(data)
+    span = span_of(data)
     annotations = _annotations(ch, span)
-    figure = charts.figure(data, _unacked(ch, span), annotations)
+    figure = charts.figure(data, unacked_samples(ch, span), annotations)
     report, problem, values = capability_and_values(ch, **rng.selection(), version=version)
     return {"data": data, "span": span, "figure": figure, "annotations": annotations,
             "histogram": charts.histogram(values, report, ch) if values else None,
@@ -179,16 +179,15 @@ def _node_path(node) -> list:
     return list(reversed(path_nodes))
 
 
-def _live_since() -> int | None:
-    """The live channel's last event id when the page was drawn (None before it exists)."""
-    try:
-        from alerts.live import last_event_id
-    except ImportError:
-        return None
+def live_since() -> int:
+    """The live channel's bookmark, read before a page reads its data: whatever changes after
+    it reaches the page live (templates/includes/live.html)."""
+    from alerts.live import last_event_id  # the live channel is the alerts app's
+
     return last_event_id()
 
 
-def _script_json(value) -> str:
+def script_json(value) -> str:
     """JSON to embed in a <script type="application/json">: "<" escaped, so no text in it (an
     annotation, a name) can close the element."""
     return dumps(value).decode().replace("<", "\\u003c")
@@ -199,14 +198,14 @@ def _script_json(value) -> str:
 def chart_page(request, plant, pk):
     ch = characteristic_of(request, plant, pk)
     rng = chart_range(request.GET)
-    since = _live_since()  # before reading: what changes from here on reaches the page live
+    since = live_since()  # before reading: what changes from here on reaches the page live
     version = ch.limit_versions.filter(is_active=True).first()
     drawn = _figures(ch, rng, version)
     role = role_for(request.user, plant)
     context = {
         "plant": plant, "ch": ch, "range": rng, "ranges": RANGES, "node_path": _node_path(ch.node),
-        "figure_json": _script_json(drawn["figure"]),
-        "histogram_json": _script_json(drawn["histogram"]) if drawn["histogram"] else "",
+        "figure_json": script_json(drawn["figure"]),
+        "histogram_json": script_json(drawn["histogram"]) if drawn["histogram"] else "",
         "capability": drawn["capability"], "capability_message": drawn["capability_message"],
         "flagged": flagged_samples(_violations(ch, drawn["span"])), "annotations": drawn["annotations"],
         "points": len(drawn["data"]["sample_id"]), "span": drawn["span"],

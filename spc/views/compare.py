@@ -11,7 +11,7 @@ from plants.roles import Action
 from spc import charts
 from spc.chart_data import chart_data
 from spc.models import Characteristic
-from spc.views.chart_page import _live_since, _script_json, _span, _unacked, chart_range
+from spc.views.chart_page import chart_range, live_since, script_json, span_of, unacked_samples
 
 MAX_COMPARED = 4
 
@@ -40,13 +40,13 @@ def _chosen(request, plant) -> tuple[list[Characteristic], str]:
 def compare(request, plant):
     chosen, error = _chosen(request, plant)
     rng = chart_range(request.GET)
-    since = _live_since()
+    since = live_since()
     panels = []
     for i, ch in enumerate(chosen):
         data = chart_data(ch, **rng.selection())
-        figure = charts.figure(data, _unacked(ch, _span(data)),
+        figure = charts.figure(data, unacked_samples(ch, span_of(data)),
                                colour=charts.COMPARE_COLOURS[i % len(charts.COMPARE_COLOURS)])
-        panels.append({"ch": ch, "figure_json": _script_json(figure),
+        panels.append({"ch": ch, "figure_json": script_json(figure),
                        "colour": charts.COMPARE_COLOURS[i % len(charts.COMPARE_COLOURS)],
                        "points": len(data["sample_id"])})
     options = scope(Characteristic.objects.filter(plant=plant), request.user) \

@@ -13,7 +13,7 @@ from plants.models import Node
 from plants.roles import Action, Role
 from spc import due
 from spc.models import Characteristic, Provider
-from spc.views.chart_page import _live_since
+from spc.views.chart_page import live_since
 
 
 def scope_of(request, plant) -> Node | None:
@@ -29,7 +29,7 @@ def scope_of(request, plant) -> Node | None:
 @plant_view(Action.VIEW)
 def dashboard(request, plant):
     node = scope_of(request, plant)
-    since = _live_since()
+    since = live_since()
     characteristics = Characteristic.objects.filter(plant=plant)
     if node is not None:
         characteristics = characteristics.filter(node_id__in=subtree_ids(node))

@@ -16,7 +16,7 @@ from plants.models import Node, Plant
 from spc import charts
 from spc.chart_data import chart_data
 from spc.models import Characteristic
-from spc.views.chart_page import _live_since, _script_json, _span, _unacked
+from spc.views.chart_page import live_since, script_json, span_of, unacked_samples
 
 # (query name, default, lowest, highest)
 OPTIONS = {"rotate": (20, 5, 600), "per_page": (6, 1, 12), "points": (60, 10, 300)}
@@ -45,13 +45,13 @@ def _viewer(request, code, node_id):
 
 def _tile(ch, points: int) -> dict:
     data = chart_data(ch, last=points)
-    unacked = _unacked(ch, _span(data))
+    unacked = unacked_samples(ch, span_of(data))
     figure = charts.compact(charts.figure(data, unacked))
-    series = charts.series(data)
-    main = series.get("p.value") or series.get("p.upper") or {"y": []}
+    main = next((t for t in figure["data"] if t["meta"]["series"] in ("p.value", "p.upper")),
+                {"y": []})
     rules = data["primary"]["rules"]
     last_out = bool(rules and rules[-1])
-    return {"ch": ch, "figure_json": _script_json(figure), "points": len(data["sample_id"]),
+    return {"ch": ch, "figure_json": script_json(figure), "points": len(data["sample_id"]),
             "last": main["y"][-1] if main["y"] else None,
             "last_time": charts.local_times(data["timestamp"][-1:])[0] if data["sample_id"].size
             else "", "waiting": len(unacked),
@@ -65,7 +65,7 @@ def kiosk(request, code, node_id):
     if viewer is None:
         return redirect_to_login(request.get_full_path())
     plant, node, key = viewer
-    since = _live_since()
+    since = live_since()
     characteristics = (Characteristic.objects.filter(plant=plant, node_id__in=subtree_ids(node))
                        .select_related("node").order_by("name"))
     points = _option(request, "points")
